@@ -1,0 +1,238 @@
+// Free functions of the native surface: tensor creation, the few ops and losses the models compose,
+// autograd helpers, RNG and threads. All [sync] on the JS thread.
+#include "functions.h"
+
+#include <cstring>
+#include <sstream>
+
+#include "errors.h"
+#include "tensor.h"
+
+namespace img2img {
+
+namespace {
+
+torch::Device OptionalDevice(const Napi::CallbackInfo& info, size_t idx) {
+  if (info.Length() > idx && info[idx].IsString()) return ParseDevice(info.Env(), info[idx].As<Napi::String>());
+  return torch::Device(torch::kCPU);
+}
+
+std::vector<torch::Tensor> TensorList(const Napi::Value& v, const std::string& what) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "Expected an array of Tensors for " + what);
+  auto arr = v.As<Napi::Array>();
+  std::vector<torch::Tensor> out;
+  for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(TensorWrap::From(arr.Get(i), what));
+  return out;
+}
+
+int64_t Numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto s : shape) {
+    if (s < 0) throw UserError("Expected non-negative sizes in shape");
+    n *= s;
+  }
+  return n;
+}
+
+std::string ShapeStr(const std::vector<int64_t>& shape) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < shape.size(); ++i) o << (i ? ", " : "") << shape[i];
+  o << "]";
+  return o.str();
+}
+
+}  // namespace
+
+// fromFloat32Array(data: Float32Array, shape: number[], device?) -> Tensor (copies the data)
+Napi::Value FromFloat32Array(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(env, "Expected a Float32Array for data");
+    auto arr = info[0].As<Napi::Float32Array>();
+    auto shape = ShapeFrom(env, info[1], "shape");
+    if (Numel(shape) != int64_t(arr.ElementLength()))
+      throw UserError("Expected " + std::to_string(Numel(shape)) + " values for shape " + ShapeStr(shape) +
+                      " but received " + std::to_string(arr.ElementLength()));
+    auto t = torch::empty(shape, torch::kFloat32);
+    if (t.numel() > 0) std::memcpy(t.data_ptr<float>(), arr.Data(), arr.ElementLength() * sizeof(float));
+    torch::Device d = OptionalDevice(info, 2);
+    return TensorWrap::Wrap(env, d.is_cpu() ? t : t.to(d));
+  });
+}
+
+// fromBytes(bytes: Uint8Array, dtype, shape, device?) -> Tensor (copies; little-endian raw values)
+Napi::Value FromBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "Expected a Uint8Array/Buffer for bytes");
+    auto arr = info[0].As<Napi::TypedArray>();
+    auto dtype = DTypeFrom(env, info[1].As<Napi::String>());
+    auto shape = ShapeFrom(env, info[2], "shape");
+    auto t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
+    size_t n = size_t(t.numel()) * t.element_size();
+    if (n != arr.ByteLength())
+      throw UserError("Expected " + std::to_string(n) + " bytes for a " + DTypeName(dtype) + " tensor of shape " +
+                      ShapeStr(shape) + " but received " + std::to_string(arr.ByteLength()));
+    if (n > 0) {
+      auto* src = static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+      std::memcpy(t.data_ptr(), src, n);
+    }
+    torch::Device d = OptionalDevice(info, 3);
+    return TensorWrap::Wrap(env, d.is_cpu() ? t : t.to(d));
+  });
+}
+
+// full(shape, value, device?) / rand(shape, device?) / randn(shape, device?): draws use the default generator.
+Napi::Value Full(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    auto shape = ShapeFrom(env, info[0], "shape");
+    double v = info[1].As<Napi::Number>().DoubleValue();
+    return TensorWrap::Wrap(env, torch::full(shape, v, torch::TensorOptions().device(OptionalDevice(info, 2))));
+  });
+}
+Napi::Value Rand(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    auto shape = ShapeFrom(env, info[0], "shape");
+    return TensorWrap::Wrap(env, torch::rand(shape, torch::TensorOptions().device(OptionalDevice(info, 1))));
+  });
+}
+Napi::Value Randn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    auto shape = ShapeFrom(env, info[0], "shape");
+    return TensorWrap::Wrap(env, torch::randn(shape, torch::TensorOptions().device(OptionalDevice(info, 1))));
+  });
+}
+
+// cat(tensors, dim)
+Napi::Value Cat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    auto list = TensorList(info[0], "cat");
+    int64_t dim = info.Length() > 1 ? info[1].As<Napi::Number>().Int64Value() : 0;
+    return TensorWrap::Wrap(env, torch::cat(list, dim));
+  });
+}
+
+// loss(kind: 'l1'|'mse'|'bce_logits', input, target: Tensor|number): mean-reduced, as torch.nn's default losses.
+// A numeric target is expanded to input's shape (GANLoss's label buffers do the same).
+Napi::Value Loss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    const std::string kind = info[0].As<Napi::String>();
+    auto& input = TensorWrap::From(info[1], kind + " loss input");
+    torch::Tensor target = info[2].IsNumber()
+        ? torch::full({}, info[2].As<Napi::Number>().DoubleValue(), input.options().requires_grad(false)).expand_as(input)
+        : TensorWrap::From(info[2], kind + " loss target");
+    if (target.sizes() != input.sizes()) {
+      std::ostringstream o;
+      o << kind << " loss needs input and target of one shape but received " << input.sizes() << " and " << target.sizes();
+      throw UserError(o.str());
+    }
+    torch::Tensor r;
+    if (kind == "l1") r = torch::l1_loss(input, target);
+    else if (kind == "mse") r = torch::mse_loss(input, target);
+    else if (kind == "bce_logits") r = torch::binary_cross_entropy_with_logits(input, target);
+    else throw UserError("Expected one of l1, mse, bce_logits for loss kind but received '" + kind + "'");
+    return TensorWrap::Wrap(env, r);
+  });
+}
+
+// autogradGrad(outputs, inputs, gradOutputs, createGraph, retainGraph) -> Tensor[] (torch.autograd.grad)
+Napi::Value AutogradGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    auto outputs = TensorList(info[0], "outputs");
+    auto inputs = TensorList(info[1], "inputs");
+    auto gradOutputs = TensorList(info[2], "gradOutputs");
+    bool create = info[3].ToBoolean().Value();
+    bool retain = info[4].ToBoolean().Value();
+    auto grads = torch::autograd::grad(outputs, inputs, gradOutputs, retain, create);
+    auto arr = Napi::Array::New(env, grads.size());
+    for (size_t i = 0; i < grads.size(); ++i) arr.Set(uint32_t(i), TensorWrap::Wrap(env, grads[i]));
+    return arr;
+  });
+}
+
+// setGradEnabled(on) -> previous: the no-grad scope of the TS layer is built on this (thread-local, JS thread).
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  bool prev = torch::autograd::GradMode::is_enabled();
+  torch::autograd::GradMode::set_enabled(info[0].ToBoolean().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+// manualSeed(n): seeds the CPU generator and every CUDA generator, as torch.manual_seed.
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    double d = info[0].As<Napi::Number>().DoubleValue();
+    if (d < 0 || d != double(uint64_t(d))) throw UserError("Expected a non-negative integer for seed but received " + std::to_string(d));
+    torch::manual_seed(uint64_t(d));
+    return env.Undefined();
+  });
+}
+
+// getRngState() -> Buffer (CPU generator state, torch.get_rng_state()); setRngState(buf).
+Napi::Value GetRngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    auto state = gen.get_state();
+    auto buf = Napi::Buffer<uint8_t>::New(env, size_t(state.numel()));
+    std::memcpy(buf.Data(), state.data_ptr<uint8_t>(), size_t(state.numel()));
+    return buf;
+  });
+}
+Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "Expected a Buffer for the RNG state");
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    auto t = torch::empty({int64_t(buf.Length())}, torch::kUInt8);
+    std::memcpy(t.data_ptr<uint8_t>(), buf.Data(), buf.Length());
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(t);
+    return env.Undefined();
+  });
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1) throw Napi::Error::New(env, "Expected a positive integer for threads but received " + std::to_string(n));
+  torch::set_num_threads(n);
+  return env.Undefined();
+}
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), torch::get_num_threads());
+}
+
+// info(): what this build of the addon runs on.
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  o.Set("cudaAvailable", Napi::Boolean::New(env, torch::cuda::is_available()));
+  o.Set("cudnnAvailable", Napi::Boolean::New(env, torch::cuda::cudnn_is_available()));
+  o.Set("deviceCount", Napi::Number::New(env, double(torch::cuda::device_count())));
+  o.Set("threads", Napi::Number::New(env, torch::get_num_threads()));
+  o.Set("mkldnn", Napi::Boolean::New(env, at::hasMKLDNN()));
+  o.Set("openmp", Napi::Boolean::New(env, at::hasOpenMP()));
+  o.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
+  o.Set("configuration", Napi::String::New(env, at::show_config()));
+  return o;
+}
+
+// setCudnnBenchmark(on): cudnn.benchmark as the reference sets it (no effect on CPU).
+Napi::Value SetCudnnBenchmark(const Napi::CallbackInfo& info) {
+  at::globalContext().setBenchmarkCuDNN(info[0].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+}  // namespace img2img

@@ -1,0 +1,42 @@
+/**
+ * Colorization (<dataroot>/<phase>): each RGB image becomes A = its lightness L (1 channel) and B = its
+ * colour ab (2 channels) in CIE Lab, so a pix2pix model learns to predict colour from gray.
+ */
+import * as path from 'path';
+import { expected } from '../options/option_errors';
+import { BaseDataset, DataOptions, SamplePlan } from './base_dataset';
+import { makeDataset, sortLikePython } from './make_dataset';
+import { cropNeedsSourceSize, planTransform, Rng } from './transforms';
+
+export class ColorizationDataset extends BaseDataset {
+  readonly dir: string;
+  readonly paths: string[];
+
+  constructor(opt: DataOptions, rng: Rng) {
+    super(opt, rng);
+    // the dataset sets these defaults and the reference asserts them
+    const why = '--dataset_mode colorization maps the L channel to the two ab channels';
+    if (opt.input_nc !== 1) throw expected('1', '--input_nc', opt.input_nc, why);
+    if (opt.output_nc !== 2) throw expected('2', '--output_nc', opt.output_nc, why);
+    if (opt.direction !== 'AtoB') throw expected('AtoB', '--direction', opt.direction, why);
+    this.dir = path.join(opt.dataroot, opt.phase);
+    this.paths = sortLikePython(makeDataset(this.dir, opt.max_dataset_size, `--dataroot ${opt.dataroot}, --phase ${opt.phase}`));
+  }
+
+  get length(): number {
+    return this.paths.length;
+  }
+
+  async plan(index: number): Promise<SamplePlan> {
+    this.checkIndex(index);
+    const file = this.paths[index];
+    const sourceSize = cropNeedsSourceSize(this.opt) ? await this.sourceSize(file) : null;
+    // get_transform(opt, convert=False): resize/crop/flip on the RGB image, then Lab instead of Normalize
+    const steps = planTransform(this.opt, { grayscale: false, params: null, sourceSize, file, rng: this.rng });
+    return {
+      jobs: [{ path: file, maxPixels: this.maxPixels, parts: [{ region: 'whole', steps, output: 'lab' }] }],
+      A_paths: file,
+      B_paths: file,
+    };
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Options shared by training and testing: every flag of the reference's BaseOptions with the same
+ * name, type and default (reference.md §2.1), plus this project's additions (seed, device, image limits).
+ * Where the reference accepts any string and fails later (netG, norm, ...), we list the valid values
+ * as choices so a typo is reported here, once, at the edge.
+ */
+import { OptionParser } from './option_parser';
+
+/** Values of the base options after parsing (snake_case like the reference's `opt`). */
+export interface BaseOptionValues {
+  dataroot: string;
+  name: string;
+  checkpoints_dir: string;
+  model: string;
+  input_nc: number;
+  output_nc: number;
+  ngf: number;
+  ndf: number;
+  netD: string;
+  netG: string;
+  n_layers_D: number;
+  norm: string;
+  init_type: string;
+  init_gain: number;
+  no_dropout: boolean;
+  dataset_mode: string;
+  direction: string;
+  serial_batches: boolean;
+  num_threads: number;
+  batch_size: number;
+  load_size: number;
+  crop_size: number;
+  /** Infinity unless limited (the reference's float("inf")). */
+  max_dataset_size: number;
+  preprocess: string;
+  no_flip: boolean;
+  display_winsize: number;
+  epoch: string;
+  load_iter: number;
+  verbose: boolean;
+  suffix: string;
+  use_wandb: boolean;
+  wandb_project_name: string;
+  /** 'train' for train options, 'test' (or what the user gives) for test options. */
+  phase: string;
+  // --- additions of this project ---
+  /** Seed of every random generator; chosen at parse time when not given (so it is always in opt.txt). */
+  seed: number;
+  /** '' = automatic (cuda:0 if available, else cpu), 'cpu', 'cuda' or 'cuda:N'. */
+  device: string;
+  /** Classic reference flag: '-1' = CPU, '0' = cuda:0, '0,1' = several GPUs (see gpu_id_list). */
+  gpu_ids: string;
+  max_image_pixels: number;
+  skip_bad_images: boolean;
+  /** libtorch intra-op threads; 0 = all cores. */
+  threads: number;
+}
+
+export const NETG_CHOICES = ['unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks'] as const;
+export const NETD_CHOICES = ['basic', 'n_layers', 'pixel'] as const;
+export const NORM_CHOICES = ['instance', 'batch', 'none', 'syncbatch'] as const;
+export const INIT_TYPE_CHOICES = ['normal', 'xavier', 'kaiming', 'orthogonal'] as const;
+export const DIRECTION_CHOICES = ['AtoB', 'BtoA'] as const;
+export const PREPROCESS_CHOICES = ['resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none'] as const;
+
+/** Accepted forms of --device; the device itself is resolved later, where libtorch is available. */
+export const DEVICE_PATTERN = { regex: /^(|cpu|cuda|cuda:\d+)$/, what: 'cpu, cuda or cuda:N' };
+/** Accepted forms of --gpu_ids: '', '-1', '0', '0,1,2'. */
+export const GPU_IDS_PATTERN = { regex: /^\s*(-?\d+\s*(,\s*-?\d+\s*)*)?$/, what: 'comma-separated GPU ids such as 0 or 0,1 (-1 for CPU)' };
+
+export interface PluginNames {
+  /** Names accepted by --model (the model option hooks). */
+  modelNames: readonly string[];
+  /** Names accepted by --dataset_mode (the dataset option hooks). */
+  datasetModes: readonly string[];
+}
+
+export function addBaseOptions(parser: OptionParser, plugins: PluginNames): OptionParser {
+  const basic = 'basic parameters';
+  parser.addArgument('--dataroot', { type: 'str', required: true, group: basic, help: 'path to images (should have subfolders trainA, trainB, valA, valB, etc)' });
+  parser.addArgument('--name', { type: 'str', default: 'experiment_name', group: basic, help: 'name of the experiment. It decides where to store samples and models' });
+  parser.addArgument('--checkpoints_dir', { type: 'str', default: './checkpoints', group: basic, help: 'models are saved here' });
+
+  const model = 'model parameters';
+  parser.addArgument('--model', { type: 'str', default: 'cycle_gan', choices: plugins.modelNames, group: model, help: 'chooses which model to use' });
+  parser.addArgument('--input_nc', { type: 'int', default: 3, min: 1, group: model, help: '# of input image channels: 3 for RGB and 1 for grayscale' });
+  parser.addArgument('--output_nc', { type: 'int', default: 3, min: 1, group: model, help: '# of output image channels: 3 for RGB and 1 for grayscale' });
+  parser.addArgument('--ngf', { type: 'int', default: 64, min: 1, group: model, help: '# of gen filters in the last conv layer' });
+  parser.addArgument('--ndf', { type: 'int', default: 64, min: 1, group: model, help: '# of discrim filters in the first conv layer' });
+  parser.addArgument('--netD', { type: 'str', default: 'basic', choices: NETD_CHOICES, group: model, help: 'discriminator architecture; basic is a 70x70 PatchGAN, n_layers uses --n_layers_D' });
+  parser.addArgument('--netG', { type: 'str', default: 'resnet_9blocks', choices: NETG_CHOICES, group: model, help: 'generator architecture' });
+  parser.addArgument('--n_layers_D', { type: 'int', default: 3, min: 1, group: model, help: 'only used if netD==n_layers' });
+  parser.addArgument('--norm', { type: 'str', default: 'instance', choices: NORM_CHOICES, group: model, help: 'instance normalization or batch normalization' });
+  parser.addArgument('--init_type', { type: 'str', default: 'normal', choices: INIT_TYPE_CHOICES, group: model, help: 'network initialization' });
+  parser.addArgument('--init_gain', { type: 'float', default: 0.02, group: model, help: 'scaling factor for normal, xavier and orthogonal' });
+  parser.addArgument('--no_dropout', { type: 'flag', group: model, help: 'no dropout for the generator' });
+
+  const dataset = 'dataset parameters';
+  parser.addArgument('--dataset_mode', { type: 'str', default: 'unaligned', choices: plugins.datasetModes, group: dataset, help: 'chooses how datasets are loaded' });
+  parser.addArgument('--direction', { type: 'str', default: 'AtoB', choices: DIRECTION_CHOICES, group: dataset, help: 'AtoB or BtoA' });
+  parser.addArgument('--serial_batches', { type: 'flag', group: dataset, help: 'if true, takes images in order to make batches, otherwise takes them randomly' });
+  parser.addArgument('--num_threads', { type: 'int', default: 4, min: 0, group: dataset, help: '# threads for loading data' });
+  parser.addArgument('--batch_size', { type: 'int', default: 1, min: 1, group: dataset, help: 'input batch size' });
+  parser.addArgument('--load_size', { type: 'int', default: 286, min: 1, group: dataset, help: 'scale images to this size' });
+  parser.addArgument('--crop_size', { type: 'int', default: 256, min: 1, group: dataset, help: 'then crop to this size' });
+  parser.addArgument('--max_dataset_size', { type: 'int', default: Infinity, min: 0, group: dataset, help: 'maximum number of samples allowed per dataset; a larger dataset directory is cut to a subset' });
+  parser.addArgument('--preprocess', { type: 'str', default: 'resize_and_crop', choices: PREPROCESS_CHOICES, group: dataset, help: 'scaling and cropping of images at load time' });
+  parser.addArgument('--no_flip', { type: 'flag', group: dataset, help: 'if specified, do not flip the images for data augmentation' });
+  parser.addArgument('--display_winsize', { type: 'int', default: 256, min: 1, group: dataset, help: 'display window size for HTML' });
+  parser.addArgument('--max_image_pixels', { type: 'int', default: 50_000_000, min: 1, group: dataset, help: 'refuse to decode images with more pixels than this (decompression-bomb guard)' });
+  parser.addArgument('--skip_bad_images', { type: 'flag', group: dataset, help: 'skip unreadable or oversized images with a warning instead of stopping' });
+
+  const additional = 'additional parameters';
+  parser.addArgument('--epoch', { type: 'str', default: 'latest', group: additional, help: 'which epoch to load? set to latest to use latest cached model' });
+  // Declared default is the *string* '0' as in the reference: the value is int 0, and opt.txt always shows [default: 0].
+  parser.addArgument('--load_iter', { type: 'int', default: '0', min: 0, group: additional, help: 'which iteration to load? if load_iter > 0, load models by iter_[load_iter]; otherwise by [epoch]' });
+  parser.addArgument('--verbose', { type: 'flag', group: additional, help: 'if specified, print more debugging information' });
+  parser.addArgument('--suffix', { type: 'str', default: '', group: additional, help: 'customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}' });
+  parser.addArgument('--seed', { type: 'int', min: 0, group: additional, help: 'seed of every random generator; a random one is chosen (and saved in opt.txt) when not given' });
+
+  const device = 'device parameters';
+  parser.addArgument('--device', { type: 'str', default: '', pattern: DEVICE_PATTERN, group: device, help: "cpu, cuda or cuda:N; empty = cuda:0 if available, else cpu" });
+  parser.addArgument('--gpu_ids', { type: 'str', default: '', pattern: GPU_IDS_PATTERN, group: device, help: 'classic flag: gpu ids, e.g. 0  0,1,2  0,2; use -1 for CPU (sets --device)' });
+  parser.addArgument('--threads', { type: 'int', default: 0, min: 0, group: device, help: 'libtorch intra-op threads; 0 = all cores' });
+
+  const wandb = 'wandb parameters';
+  parser.addArgument('--use_wandb', { type: 'flag', group: wandb, help: 'use wandb (optional; not bundled)' });
+  parser.addArgument('--wandb_project_name', { type: 'str', default: 'CycleGAN-and-pix2pix', group: wandb, help: 'specify wandb project name' });
+  return parser;
+}

@@ -1,0 +1,81 @@
+// Process-wide libtorch settings: seeds, threads, devices, and what the addon was built with.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { native } from './native';
+
+export interface RuntimeInfo {
+  torchVersion: string;
+  cuda: boolean;
+  cudaAvailable: boolean;
+  deviceCount: number;
+  threads: number;
+  mkldnn: boolean;
+  openmp: boolean;
+  libtorchPath: string | null;
+  blas: string | null;
+}
+
+/** torch.manual_seed: seeds the CPU generator and all CUDA generators. */
+export function manualSeed(seed: number): void { native().manualSeed(seed); }
+/** The CPU generator's state (torch.get_rng_state()), for resumable runs. */
+export function getRngState(): Buffer { return native().getRngState(); }
+export function setRngState(state: Buffer): void { native().setRngState(state); }
+
+/** Intra-op threads of libtorch; 0 or undefined = all cores. */
+export function setNumThreads(n?: number): void {
+  const count = !n || n <= 0 ? Math.max(1, os.cpus().length) : Math.floor(n);
+  native().setNumThreads(count);
+}
+export function getNumThreads(): number { return native().getNumThreads(); }
+
+export function cudaIsAvailable(): boolean { return native().info().cudaAvailable; }
+export function cudaDeviceCount(): number { return native().info().deviceCount; }
+
+/**
+ * Resolves a device option: '' or 'auto' = cuda:0 when available, else cpu. Explicit CUDA devices that do not
+ * exist are errors (never a silent CPU fallback).
+ */
+export function resolveDevice(device: string | undefined | null): string {
+  const d = (device ?? '').trim();
+  if (d === '' || d === 'auto') return cudaIsAvailable() ? 'cuda:0' : 'cpu';
+  if (d === 'cpu') return 'cpu';
+  const m = /^cuda(?::(\d+))?$/.exec(d);
+  if (!m) throw new Error(`Expected 'cpu', 'cuda' or 'cuda:N' for device but received '${d}'`);
+  const index = m[1] ? Number(m[1]) : 0;
+  if (!cudaIsAvailable()) throw new Error(`device '${d}' was asked for but CUDA is not available in this libtorch build; use --device cpu`);
+  if (index >= cudaDeviceCount()) throw new Error(`device '${d}' does not exist: ${cudaDeviceCount()} CUDA device(s) are visible`);
+  return `cuda:${index}`;
+}
+
+function builtWith(): { torchDir?: string; version?: string; cuda?: boolean } {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const f = path.join(dir, 'build', 'libtorch.json');
+    if (fs.existsSync(f)) { try { return JSON.parse(fs.readFileSync(f, 'utf8')); } catch { return {}; } }
+    dir = path.dirname(dir);
+  }
+  return {};
+}
+
+function activeBlas(): string | null {
+  const link = '/etc/alternatives/libblas.so.3-x86_64-linux-gnu';
+  try { return fs.realpathSync(link); } catch { return null; }
+}
+
+/** What libtorch the addon runs on (img2img info). */
+export function info(): RuntimeInfo {
+  const n = native().info();
+  const b = builtWith();
+  return {
+    torchVersion: n.torchVersion,
+    cuda: !!b.cuda || n.cudaAvailable,
+    cudaAvailable: n.cudaAvailable,
+    deviceCount: n.deviceCount,
+    threads: n.threads,
+    mkldnn: n.mkldnn,
+    openmp: n.openmp,
+    libtorchPath: b.torchDir ?? null,
+    blas: activeBlas(),
+  };
+}
