@@ -89,7 +89,7 @@ function swapToLittleEndian(data: Buffer, itemSize: number): Buffer {
   const out = Buffer.from(data);
   if (itemSize === 2) out.swap16();
   else if (itemSize === 4) out.swap32();
-  else if (itemSize === 8) out.swap64();
+  else out.swap64();
   return out;
 }
 
@@ -178,8 +178,9 @@ function readZipPth(bytes: Buffer, file: string): PthReadResult {
     const ref = new StorageRef(key, dtype, numel, () => {
       if (!cached) {
         const data = archive.read(entryName);
-        if (byteOrder === 'big' && itemSize > 1) budget.take(data.length, `byte-swapping storage ${key}`);
-        cached = byteOrder === 'big' ? swapToLittleEndian(data, itemSize) : data;
+        const needsSwap = byteOrder === 'big' && itemSize > 1;
+        if (needsSwap) budget.take(data.length, `byte-swapping storage ${key}`);
+        cached = needsSwap ? swapToLittleEndian(data, itemSize) : data;
       }
       return cached;
     });

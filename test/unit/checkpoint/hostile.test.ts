@@ -158,6 +158,27 @@ describe('checkpoint: hostile pickles', () => {
     assert.deepStrictEqual(floats('e'), [5, 5, 5, 5, 5, 5]);
   });
 
+  it('byte-swaps a checkpoint whose byteorder record says big', () => {
+    const bigEndian = Buffer.alloc(8);
+    bigEndian.writeFloatBE(1.5, 0);
+    bigEndian.writeFloatBE(-2, 4);
+    const pickle = orderedDictPickle([
+      ['w', tensorValue({ numel: 2, shape: [2], stride: [1] })],
+      ['u', tensorValue({ numel: 3, shape: [3], stride: [1], key: '1', storageClass: 'ByteStorage' })],
+    ]);
+    const bytes = Buffer.concat(
+      encodeStoredZip([
+        { name: 'be/data.pkl', data: pickle },
+        { name: 'be/byteorder', data: Buffer.from('big') },
+        { name: 'be/data/0', data: bigEndian },
+        { name: 'be/data/1', data: Buffer.from([1, 2, 3]) },
+      ]),
+    );
+    const { tensors } = readPthRaw(bytes);
+    assert.deepStrictEqual([tensors.get('w')!.data.readFloatLE(0), tensors.get('w')!.data.readFloatLE(4)], [1.5, -2]);
+    assert.deepStrictEqual([...tensors.get('u')!.data], [1, 2, 3]);
+  });
+
   it('refuses a storage count larger than its data (no allocation)', () => {
     refuses(zipCheckpoint(orderedDictPickle([['w', tensorValue({ numel: 2n ** 50n, shape: [4], stride: [1] })]]), { '0': FOUR_FLOATS }), /Expected 1125899906842624 float32 elements .* in hostile\/data\/0 but it holds 16 bytes/);
     refuses(zipCheckpoint(orderedDictPickle([['w', tensorValue({ numel: 2n ** 62n, shape: [4], stride: [1] })]]), { '0': FOUR_FLOATS }), /Expected a non-negative integer for the element count of storage 0 but received 4611686018427387904/);

@@ -1,0 +1,236 @@
+// BaseModel: what every model shares (the reference's models/base_model.py). A model declares lossNames,
+// modelNames, visualNames and its optimizers, and implements setInput/forward/optimizeParameters; this class
+// turns those lists into losses, visuals, saving, loading, LR updates and resumable training state.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Options } from '../options/parse_options';
+import { defineD, defineG, Network } from '../networks';
+import { Adam } from '../optim';
+import { resolveDevice } from '../runtime';
+import { keep, noGrad, Tensor, tidy } from '../tensor';
+import { createScheduler, LrScheduler } from '../util/schedulers';
+import { PythonRandom } from '../util/python_random';
+import { loadCheckpoint, networkFileName, saveNetworkCheckpoint } from '../checkpoint/network_checkpoint';
+
+/** One batch as the models take it: tensors or raw CHW floats with their shapes, plus image paths. */
+export interface ModelInput {
+  A?: Tensor | { data: Float32Array; shape: number[] };
+  B?: Tensor | { data: Float32Array; shape: number[] };
+  A_paths?: string[] | string;
+  B_paths?: string[] | string;
+}
+
+export type ModelOptions = Options;
+
+export abstract class BaseModel {
+  readonly opt: ModelOptions;
+  readonly isTrain: boolean;
+  readonly device: string;
+  readonly saveDir: string;
+  lossNames: string[] = [];
+  modelNames: string[] = [];
+  visualNames: string[] = [];
+  optimizers: Adam[] = [];
+  schedulers: LrScheduler[] = [];
+  /** Networks by model name ('G', 'D', 'G_A', …). */
+  readonly networks: Record<string, Network> = {};
+  imagePaths: string[] = [];
+  /** The reference's metric for the plateau policy (never updated by shipped models). */
+  metric = 0;
+  /** Python-random-compatible generator for the model's own draws (ImagePool). */
+  readonly rng: PythonRandom;
+
+  protected readonly tensors = new Map<string, Tensor>();
+  protected readonly losses = new Map<string, Tensor | number>();
+
+  constructor(opt: ModelOptions) {
+    this.opt = opt;
+    this.isTrain = !!opt.isTrain;
+    this.device = resolveDevice(opt.device);
+    this.saveDir = path.join(opt.checkpoints_dir, opt.name);
+    this.rng = new PythonRandom(((opt.seed ?? 0) + 1) >>> 0);
+  }
+
+  /** Model-specific setInput: move the batch to the device and unpack it according to the direction. */
+  abstract setInput(input: ModelInput): void;
+  abstract forward(): void;
+  abstract optimizeParameters(): void;
+
+  /** Builds a generator with this model's options (construction only: init happens in initNetworks). */
+  protected defineG(inputNc: number, outputNc: number): Network {
+    const o = this.opt;
+    return defineG({ netG: o.netG, inputNc, outputNc, ngf: o.ngf, norm: o.norm, useDropout: !o.no_dropout, skipInit: true });
+  }
+  protected defineD(inputNc: number): Network {
+    const o = this.opt;
+    return defineD({ netD: o.netD, inputNc, ndf: o.ndf, nLayersD: o.n_layers_D, norm: o.norm, skipInit: true });
+  }
+
+  /**
+   * The reference's setup(), first half: for each model name in order, move to the device and apply init_weights
+   * (all networks are constructed before any is initialised, as in the 2025 reference).
+   */
+  protected initNetworks(): void {
+    for (const name of this.modelNames) {
+      const net = this.networks[name];
+      if (this.device !== 'cpu') net.to(this.device);
+      net.initWeights(this.opt.init_type, this.opt.init_gain);
+    }
+  }
+
+  /** The reference's setup(), second half: load checkpoints when testing or continuing, then schedulers. */
+  setup(): void {
+    if (!this.isTrain || this.opt.continue_train) {
+      const loadSuffix = this.opt.load_iter > 0 ? `iter_${this.opt.load_iter}` : this.opt.epoch;
+      this.loadNetworks(loadSuffix);
+    }
+    if (this.isTrain) this.schedulers = this.optimizers.map((o) => createScheduler(this.opt as never, o.lr));
+  }
+
+  protected adam(params: Tensor[]): Adam {
+    return new Adam(params, { lr: this.opt.lr ?? 0.0002, beta1: this.opt.beta1 ?? 0.5 });
+  }
+
+  /** Converts an input entry to a tensor on the model's device. The model owns the result. */
+  protected toDeviceTensor(v: ModelInput['A'], what: string): Tensor {
+    if (!v) throw new Error(`setInput needs ${what}`);
+    if (v instanceof Tensor) return v.device === this.device ? v.clone() : v.to(this.device);
+    return Tensor.fromFloat32Array(v.data, v.shape, this.device);
+  }
+
+  /** Replaces a named tensor (a visual or an intermediate) and frees the previous one. */
+  protected setTensor(name: string, t: Tensor | null): void {
+    const prev = this.tensors.get(name);
+    if (prev && prev !== t) prev.dispose();
+    // The model owns its named tensors: they survive the tidy() scope of the step that made them.
+    if (t) this.tensors.set(name, keep(t)); else this.tensors.delete(name);
+  }
+  protected getTensor(name: string): Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`${name} is not set: call setInput() and forward() first`);
+    return t;
+  }
+  /** Keeps a loss (detached) for getCurrentLosses; the value is read lazily. */
+  protected setLoss(name: string, t: Tensor | number): void {
+    const prev = this.losses.get(name);
+    if (prev instanceof Tensor) prev.dispose();
+    this.losses.set(name, typeof t === 'number' ? t : keep(t.detach()));
+  }
+
+  /** Loss name -> value, in lossNames order (the reference's get_current_losses). */
+  getCurrentLosses(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const name of this.lossNames) {
+      const v = this.losses.get(name);
+      if (v === undefined) continue;
+      out[name] = typeof v === 'number' ? v : v.item();
+    }
+    return out;
+  }
+
+  /** Visual name -> tensor (shared; copy before keeping). */
+  getCurrentVisuals(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const name of this.visualNames) {
+      const t = this.tensors.get(name);
+      if (t) out.set(name, t);
+    }
+    return out;
+  }
+
+  getImagePaths(): string[] { return this.imagePaths; }
+
+  /** Hook for models whose visuals need post-processing (colorization). */
+  computeVisuals(): void { /* most models show their tensors as they are */ }
+
+  /** Forward without gradients, then computeVisuals (the reference's test()). */
+  test(): void {
+    noGrad(() => tidy(() => { this.forward(); }));
+    this.computeVisuals();
+  }
+
+  eval(): void { for (const n of this.modelNames) this.networks[n].eval(); }
+  train(): void { for (const n of this.modelNames) this.networks[n].train(); }
+
+  setRequiresGrad(nets: Network[], on: boolean): void { for (const n of nets) n.setRequiresGrad(on); }
+
+  /** Steps every scheduler at the end of an epoch; returns [old, new] LR of the first optimizer. */
+  updateLearningRate(): [number, number] {
+    const old = this.optimizers[0]?.lr ?? 0;
+    this.schedulers.forEach((s, i) => {
+      if (s.policy === 'plateau') s.step(this.metric); else s.step();
+      this.optimizers[i].lr = s.lr;
+    });
+    return [old, this.optimizers[0]?.lr ?? 0];
+  }
+
+  /** Network description context stored in our sidecars. */
+  protected checkpointContext(epoch: string | number): Record<string, string | number | boolean> {
+    return { model: this.opt.model, direction: this.opt.direction, name: this.opt.name, epoch: String(epoch) };
+  }
+
+  /** Writes `<epoch>_net_<name>.pth` (+ sidecar) for every model name, atomically. */
+  saveNetworks(epoch: string | number): string[] {
+    fs.mkdirSync(this.saveDir, { recursive: true });
+    const files: string[] = [];
+    for (const name of this.modelNames) {
+      const file = path.join(this.saveDir, networkFileName(epoch, name));
+      saveNetworkCheckpoint(this.networks[name], file, this.checkpointContext(epoch));
+      files.push(file);
+    }
+    return files;
+  }
+
+  /** Loads `<epoch>_net_<name>.pth` (or .safetensors) for every model name, with the InstanceNorm patch. */
+  loadNetworks(epoch: string | number): void {
+    for (const name of this.modelNames) {
+      const base = path.join(this.saveDir, networkFileName(epoch, this.checkpointName(name), ''));
+      const file = ['.pth', '.safetensors'].map((e) => base + e).find((f) => fs.existsSync(f));
+      if (!file) {
+        throw new Error(`checkpoint ${base}.pth does not exist (looked for --epoch ${this.opt.epoch}` +
+          `${this.opt.load_iter > 0 ? `, --load_iter ${this.opt.load_iter}` : ''} in ${this.saveDir}); ` +
+          `available: ${listCheckpoints(this.saveDir).join(', ') || 'none'}`);
+      }
+      const ck = loadCheckpoint(file);
+      this.networks[name].loadStateDict(ck.tensors, { what: `checkpoint ${file}` });
+    }
+  }
+
+  /** The file name part of a network (test model: G + model_suffix). */
+  protected checkpointName(name: string): string { return name; }
+
+  /** Total parameter counts, as print_networks. */
+  describeNetworks(verbose = false): string {
+    const lines = ['---------- Networks initialized -------------'];
+    for (const name of this.modelNames) {
+      const net = this.networks[name];
+      if (verbose) lines.push(net.describe());
+      lines.push(`[Network ${name}] Total number of parameters : ${(net.numParameters() / 1e6).toFixed(3)} M`);
+    }
+    lines.push('-----------------------------------------------');
+    return lines.join('\n');
+  }
+
+  /** Releases every native tensor and network of the model. */
+  dispose(): void {
+    for (const t of this.tensors.values()) t.dispose();
+    this.tensors.clear();
+    for (const v of this.losses.values()) if (v instanceof Tensor) v.dispose();
+    this.losses.clear();
+    for (const n of Object.values(this.networks)) n.dispose();
+  }
+
+  /** Extra state beyond weights and optimizers (ImagePools): named tensor lists. */
+  extraState(): Record<string, Tensor[]> { return {}; }
+  restoreExtraState(_state: Record<string, Tensor[]>): void { /* models with pools override */ }
+}
+
+function listCheckpoints(dir: string): string[] {
+  try { return fs.readdirSync(dir).filter((f) => /_net_.*\.(pth|safetensors)$/.test(f)).sort(); } catch { return []; }
+}
+
+/** Normalises image paths from a batch into a list. */
+export function pathsOf(v: string[] | string | undefined): string[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}

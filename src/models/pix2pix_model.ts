@@ -1,0 +1,72 @@
+// pix2pix (Isola et al. 2017): a conditional GAN. G maps A to B; D judges (A, B) pairs patch by patch. The L1
+// term keeps outputs close to the target, the GAN term makes them sharp.
+import { BaseModel, ModelInput, ModelOptions, pathsOf } from './base_model';
+import { GANLoss, GanMode } from './gan_loss';
+import { modifyPix2pixOptions } from '../options/plugin_options';
+import { cat, l1Loss, Tensor, tidy } from '../tensor';
+
+export class Pix2PixModel extends BaseModel {
+  static modifyCommandlineOptions = modifyPix2pixOptions;
+  protected criterionGAN: GANLoss | null = null;
+
+  constructor(opt: ModelOptions) {
+    super(opt);
+    this.lossNames = ['G_GAN', 'G_L1', 'D_real', 'D_fake'];
+    this.visualNames = ['real_A', 'fake_B', 'real_B'];
+    this.modelNames = this.isTrain ? ['G', 'D'] : ['G'];
+    this.networks.G = this.defineG(opt.input_nc, opt.output_nc);
+    if (this.isTrain) {
+      // D sees the input and the output side by side (conditional GAN).
+      this.networks.D = this.defineD(opt.input_nc + opt.output_nc);
+    }
+    this.initNetworks();
+    if (this.isTrain) {
+      this.criterionGAN = new GANLoss(opt.gan_mode as GanMode);
+      this.optimizers = [this.adam(this.networks.G.parameters()), this.adam(this.networks.D.parameters())];
+    }
+  }
+
+  setInput(input: ModelInput): void {
+    const AtoB = this.opt.direction === 'AtoB';
+    this.setTensor('real_A', this.toDeviceTensor(AtoB ? input.A : input.B, AtoB ? 'A' : 'B'));
+    this.setTensor('real_B', this.toDeviceTensor(AtoB ? input.B : input.A, AtoB ? 'B' : 'A'));
+    this.imagePaths = pathsOf(AtoB ? input.A_paths : input.B_paths);
+  }
+
+  forward(): void {
+    this.setTensor('fake_B', this.networks.G.forward(this.getTensor('real_A')));
+  }
+
+  optimizeParameters(): void {
+    const G = this.networks.G, D = this.networks.D;
+    const [optG, optD] = this.optimizers;
+    const gan = this.criterionGAN!;
+    const lambdaL1 = this.opt.lambda_L1 ?? 100;
+    tidy(() => {
+      this.forward();
+      const realA = this.getTensor('real_A'), realB = this.getTensor('real_B'), fakeB = this.getTensor('fake_B');
+      // D step first: fake pairs (detached, so G gets no gradient) should score fake, real pairs real.
+      this.setRequiresGrad([D], true);
+      optD.zeroGrad();
+      const lossDFake = gan.compute(D.forward(cat([realA, fakeB], 1).detach()), false);
+      const lossDReal = gan.compute(D.forward(cat([realA, realB], 1)), true);
+      const lossD = lossDFake.add(lossDReal).mul(0.5);
+      lossD.backward();
+      optD.step();
+      // G step: fool the updated D and stay close to the target in L1.
+      this.setRequiresGrad([D], false);
+      optG.zeroGrad();
+      const lossGGAN = gan.compute(D.forward(cat([realA, fakeB], 1)), true);
+      const lossGL1 = l1Loss(fakeB, realB).mul(lambdaL1);
+      const lossG = lossGGAN.add(lossGL1);
+      lossG.backward();
+      optG.step();
+      this.setLoss('D_fake', lossDFake); this.setLoss('D_real', lossDReal);
+      this.setLoss('G_GAN', lossGGAN); this.setLoss('G_L1', lossGL1);
+    });
+    // Keep the visual without its graph.
+    this.setTensor('fake_B', this.getTensor('fake_B').detach());
+  }
+}
+
+export type { Tensor };

@@ -1,0 +1,33 @@
+// Adam as the reference configures it: betas (beta1, 0.999), eps 1e-8, no weight decay. The update runs in C++
+// (one fused pass per parameter on CPU); this class adds state export for resumable checkpoints.
+import type { NativeAdam } from '../binding';
+import { native } from './native';
+import { Tensor } from './tensor';
+
+export interface AdamStateEntry { step: number; expAvg: Tensor | null; expAvgSq: Tensor | null }
+
+export class Adam {
+  readonly native: NativeAdam;
+  readonly numParams: number;
+
+  constructor(params: Tensor[], opts: { lr: number; beta1: number; beta2?: number; eps?: number; fused?: boolean }) {
+    this.native = new (native().Adam)(params.map((p) => p.native), { lr: opts.lr, beta1: opts.beta1, beta2: opts.beta2 ?? 0.999, eps: opts.eps ?? 1e-8 });
+    this.numParams = params.length;
+    if (opts.fused === false) this.native.fused = false;
+  }
+
+  step(): void { this.native.step(); }
+  zeroGrad(): void { this.native.zeroGrad(); }
+  get lr(): number { return this.native.lr; }
+  set lr(v: number) { this.native.lr = v; }
+
+  /** Moments and step counts (tensors shared with the optimizer: copy or dispose as needed). */
+  getState(): AdamStateEntry[] {
+    return this.native.getState().map((e) => ({
+      step: e.step, expAvg: e.expAvg ? new Tensor(e.expAvg) : null, expAvgSq: e.expAvgSq ? new Tensor(e.expAvgSq) : null,
+    }));
+  }
+  setState(state: AdamStateEntry[]): void {
+    this.native.setState(state.map((e) => ({ step: e.step, expAvg: e.expAvg?.native ?? null, expAvgSq: e.expAvgSq?.native ?? null })));
+  }
+}
