@@ -82,7 +82,9 @@ export abstract class BaseModel {
   setup(): void {
     if (!this.isTrain || this.opt.continue_train) {
       const loadSuffix = this.opt.load_iter > 0 ? `iter_${this.opt.load_iter}` : this.opt.epoch;
-      this.loadNetworks(loadSuffix);
+      // A resumable training state holds the weights too (the trainer restores it after setup).
+      const hasState = this.isTrain && fs.existsSync(path.join(this.saveDir, `${loadSuffix}_state.safetensors`));
+      if (!hasState) this.loadNetworks(loadSuffix);
     }
     if (this.isTrain) this.schedulers = this.optimizers.map((o) => createScheduler(this.opt as never, o.lr));
   }

@@ -1,0 +1,111 @@
+// img2img <command> [options]: the command-line entry point. Each command keeps the reference's flag names.
+import { train, StopSignal } from '../src/train/trainer';
+import { runTest } from '../src/inference/test_runner';
+import { convertCheckpoint } from '../src/checkpoint/network_checkpoint';
+import { info } from '../src/runtime';
+import { HelpRequested, OptionError } from '../src/options/option_errors';
+import { parseOptionsWithParser } from '../src/options/parse_options';
+
+const USAGE = `usage: img2img <command> [options]
+
+commands:
+  train     train pix2pix / CycleGAN (the reference's train.py flags): img2img train --dataroot ./datasets/facades --name facades --model pix2pix --direction BtoA
+  test      translate a test split with a trained model (test.py flags): img2img test --dataroot ./datasets/facades --name facades --model pix2pix --direction BtoA
+  convert   convert a checkpoint between .pth and .safetensors: img2img convert <in> <out>
+  info      show the libtorch build, CUDA devices and threads
+  serve     serve a translate page for a checkpoint: img2img serve --checkpoint <path> [--port 8000]
+  download  download a dataset or pretrained model: img2img download dataset|model <name>
+  combine   pair A and B folders into side-by-side images (combine_A_and_B.py)
+  make-aligned   pair trainA/trainB by sorted order into train/ (make_dataset_aligned.py)
+  check-data     validate a dataset folder before a long run
+
+Run 'img2img <command> --help' for the options of a command.`;
+
+type Command = (args: string[]) => Promise<number>;
+
+async function trainCommand(args: string[]): Promise<number> {
+  const { opt, parser } = parseOptionsWithParser(args, { isTrain: true });
+  const stop = new StopSignal();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) { process.stderr.write(`\n${sig} again: exiting without saving\n`); process.exit(sig === 'SIGINT' ? 130 : 143); }
+    stop.requested = sig;
+    process.stderr.write(`\n${sig}: finishing the current iteration, then saving 'latest' (press Ctrl-C again to quit at once)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    let dashboard: { close(): Promise<void>; attach: (cb: object) => object } | null = null;
+    const displayPort = (opt as unknown as { display_port?: number }).display_port ?? 0;
+    let callbacks = {};
+    if (displayPort > 0) {
+      const { startDashboard } = await import('../src/dashboard/dashboard_server');
+      const d = await startDashboard({ port: displayPort, host: (opt as unknown as { display_host?: string }).display_host ?? '127.0.0.1', opt });
+      dashboard = d;
+      callbacks = d.attach({});
+      console.log(`dashboard: ${d.url}`);
+    }
+    const result = await train(opt, callbacks, { parser, stop });
+    await dashboard?.close();
+    if (result.interrupted) return stop.requested === 'SIGTERM' ? 143 : 130;
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function testCommand(args: string[]): Promise<number> {
+  const r = await runTest(args);
+  console.log(`wrote ${r.images} results to ${r.webDir}/index.html`);
+  return 0;
+}
+
+async function convertCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.length !== 2) {
+    console.log('usage: img2img convert <in.pth|in.safetensors> <out.pth|out.safetensors>');
+    return args.length === 2 ? 0 : 2;
+  }
+  const r = convertCheckpoint(args[0], args[1]);
+  console.log(`converted ${r.tensors} tensors from ${args[0]} (${r.format}) to ${args[1]}`);
+  return 0;
+}
+
+async function infoCommand(args: string[]): Promise<number> {
+  const i = info();
+  if (args.includes('--json')) { console.log(JSON.stringify(i, null, 2)); return 0; }
+  console.log(`libtorch ${i.torchVersion} (${i.cuda ? 'CUDA build' : 'CPU build'}) from ${i.libtorchPath ?? 'unknown'}`);
+  console.log(`CUDA available: ${i.cudaAvailable}, devices: ${i.deviceCount}`);
+  console.log(`threads: ${i.threads}, oneDNN: ${i.mkldnn}, OpenMP: ${i.openmp}`);
+  if (i.blas) console.log(`BLAS: ${i.blas}${/\/blas\/libblas/.test(i.blas) ? ' (slow reference BLAS: apt-get install libopenblas0-pthread)' : ''}`);
+  return 0;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  train: async () => trainCommand,
+  test: async () => testCommand,
+  convert: async () => convertCommand,
+  info: async () => infoCommand,
+  serve: async () => (await import('./serve')).serveCommand,
+  download: async () => (await import('../src/tools/download')).downloadCommand,
+  combine: async () => (await import('../src/tools/combine')).combineCommand,
+  'make-aligned': async () => (await import('../src/tools/make_aligned')).makeAlignedCommand,
+  'check-data': async () => (await import('../src/tools/check_data')).checkDataCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
+  const load = COMMANDS[cmd];
+  if (!load) { process.stderr.write(`img2img: unknown command '${cmd}'\n\n${USAGE}\n`); return 2; }
+  try {
+    return await (await load())(args);
+  } catch (e) {
+    if (e instanceof HelpRequested) { console.log(e.helpText); return 0; }
+    if (e instanceof OptionError) { process.stderr.write(`img2img ${cmd}: error: ${e.message}\n`); return 2; }
+    process.stderr.write(`img2img ${cmd}: ${(e as Error).message}\n`);
+    if (process.env.IMG2IMG_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
