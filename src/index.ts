@@ -12,3 +12,8 @@ export type { Options } from './options/parse_options';
 export { createModel, findModelClass, MODELS, BaseModel, Pix2PixModel, CycleGANModel, TestModel, ColorizationModel } from './models';
 export { GANLoss, calGradientPenalty } from './models/gan_loss';
 export { ImagePool } from './models/image_pool';
+export { loadGenerator, Generator } from './inference/generator';
+export type { TranslateInput, TranslateOptions, LoadGeneratorOptions, RawPixels, TileOptions } from './inference/generator';
+export { runTest } from './inference/test_runner';
+export { train, StopSignal, NonFiniteLossError } from './train/trainer';
+export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo } from './train/trainer';

@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { encodePng } from '../../../src/data/image_io';
 import { RawImage } from '../../../src/data/image';
+import { DataOptions } from '../../../src/data/base_dataset';
 import { runPython } from '../../helpers/run_python';
 import { SHARED } from '../../helpers/paths';
 
@@ -206,3 +207,13 @@ export function readFloat32(file: string): Float32Array {
   const buf = fs.readFileSync(file);
   return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
 }
+
+/** The reference's defaults for the data options (train), with overrides. */
+export function dataOptions(overrides: Partial<DataOptions>): DataOptions {
+  return {
+    dataroot: '.', phase: 'train', direction: 'AtoB', input_nc: 3, output_nc: 3, serial_batches: false,
+    max_dataset_size: Infinity, batch_size: 1, num_threads: 0, preprocess: 'resize_and_crop', load_size: 286,
+    crop_size: 256, no_flip: false, dataset_mode: 'aligned', ...overrides,
+  };
+}
+
