@@ -118,6 +118,8 @@ export interface NativeBinding {
   /** [sync] */ getNumThreads(): number;
   /** [sync] */ info(): NativeInfo;
   /** [sync] */ setCudnnBenchmark(on: boolean): void;
+  /** [sync] Sub-pixel ConvTranspose2d on CPU (default on); returns the previous setting. */ setFastConvTranspose(on: boolean): boolean;
+  /** [sync] Seconds per Conv2d forward of the given size (benchmark's conv peak). */ benchConv(cin: number, cout: number, k: number, h: number, w: number, iters: number): number;
 }
 
 function repoRoot(): string {

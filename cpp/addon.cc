@@ -38,6 +38,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setCudnnBenchmark", Napi::Function::New(env, SetCudnnBenchmark));
+  exports.Set("setFastConvTranspose", Napi::Function::New(env, SetFastConvTransposeJs));
+  exports.Set("benchConv", Napi::Function::New(env, BenchConv));
   return exports;
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "errors.h"
+#include "subpixel_deconv.h"
 #include "tensor.h"
 
 namespace img2img {
@@ -235,4 +236,32 @@ Napi::Value SetCudnnBenchmark(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+}  // namespace img2img
+
+namespace img2img {
+// setFastConvTranspose(on) -> previous: the sub-pixel ConvTranspose2d path on CPU (default on).
+Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info) {
+  bool prev = FastConvTranspose();
+  SetFastConvTranspose(info[0].ToBoolean().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+// benchConv(cin, cout, k, h, w, iters) -> seconds per Conv2d forward (stride 1, same padding), for the benchmark's
+// conv peak measured in the same run.
+Napi::Value BenchConv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    const int64_t cin = info[0].As<Napi::Number>().Int64Value(), cout = info[1].As<Napi::Number>().Int64Value();
+    const int64_t k = info[2].As<Napi::Number>().Int64Value(), h = info[3].As<Napi::Number>().Int64Value();
+    const int64_t w = info[4].As<Napi::Number>().Int64Value(), iters = info[5].As<Napi::Number>().Int64Value();
+    torch::NoGradGuard ng;
+    auto x = torch::randn({1, cin, h, w});
+    auto wt = torch::randn({cout, cin, k, k});
+    torch::conv2d(x, wt, {}, 1, k / 2);
+    auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < iters; ++i) torch::conv2d(x, wt, {}, 1, k / 2);
+    auto t1 = std::chrono::steady_clock::now();
+    return Napi::Number::New(env, std::chrono::duration<double>(t1 - t0).count() / double(iters));
+  });
+}
 }  // namespace img2img

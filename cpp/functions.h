@@ -18,4 +18,6 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info);
 Napi::Value Info(const Napi::CallbackInfo& info);
 Napi::Value SetCudnnBenchmark(const Napi::CallbackInfo& info);
+Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info);
+Napi::Value BenchConv(const Napi::CallbackInfo& info);
 }  // namespace img2img

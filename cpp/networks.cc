@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "errors.h"
+#include "subpixel_deconv.h"
 
 namespace img2img {
 namespace nn = torch::nn;
@@ -31,8 +32,10 @@ nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad,
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(bias));
 }
 
-nn::ConvTranspose2d Deconv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t outPad, bool bias) {
-  return nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in, out, k).stride(stride).padding(pad).output_padding(outPad).bias(bias));
+// Every transposed conv of these networks has stride 2: the sub-pixel form is exact and much faster on CPU.
+SubpixelConvTranspose2d Deconv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t outPad, bool bias) {
+  TORCH_CHECK(stride == 2, "only stride-2 transposed convolutions are used");
+  return SubpixelConvTranspose2d(in, out, k, pad, outPad, bias);
 }
 
 nn::LeakyReLU LRelu() { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(kLeakySlope)); }
@@ -321,7 +324,7 @@ void NetworkImpl::InitWeights(const std::string& initType, double gain) {
   torch::NoGradGuard noGrad;
   std::function<void(nn::Module&)> visit = [&](nn::Module& m) {
     for (auto& child : m.children()) visit(*child);  // post-order: children first, in registration order
-    const bool isConv = m.as<nn::Conv2d>() != nullptr || m.as<nn::ConvTranspose2d>() != nullptr;
+    const bool isConv = m.as<nn::Conv2d>() != nullptr || m.as<SubpixelConvTranspose2d>() != nullptr;
     if (isConv) {
       auto params = m.named_parameters(false);
       auto* w = params.find("weight");

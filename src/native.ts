@@ -1,9 +1,18 @@
 // The loaded native module, shared by every src/ file (loading happens once, on first use).
+import * as os from 'os';
 import { loadBinding, NativeBinding } from '../binding';
 
 let binding: NativeBinding | null = null;
 
 export function native(): NativeBinding {
-  if (!binding) binding = loadBinding();
+  if (!binding) {
+    binding = loadBinding();
+    // libtorch may default to fewer threads than cores on VMs; use every core unless the user chose
+    // (IMG2IMG_THREADS, OMP_NUM_THREADS, or setNumThreads/--threads later).
+    const fromEnv = Number(process.env.IMG2IMG_THREADS || process.env.OMP_NUM_THREADS || 0);
+    binding.setNumThreads(fromEnv > 0 ? Math.floor(fromEnv) : Math.max(1, os.cpus().length));
+    // Sub-pixel ConvTranspose2d: opt-in until it measures faster here (docs/performance.md).
+    binding.setFastConvTranspose(process.env.IMG2IMG_FAST_DECONV === '1');
+  }
   return binding;
 }

@@ -79,3 +79,9 @@ export function info(): RuntimeInfo {
     blas: activeBlas(),
   };
 }
+
+/**
+ * The sub-pixel ConvTranspose2d path on CPU (exact rewrite as one convolution + interleave); returns the previous
+ * setting. Off by default until it measures faster than libtorch's own (see docs/performance.md).
+ */
+export function setFastConvTranspose(on: boolean): boolean { return native().setFastConvTranspose(on); }

@@ -17,6 +17,8 @@ export interface ImageHeader {
   pngColorType?: number;
   /** Number of components (JPEG frame header). */
   components?: number;
+  /** JPEG start-of-frame marker (0xC0 baseline, 0xC2 progressive, 0xC9 arithmetic, …). */
+  jpegFrameMarker?: number;
 }
 
 /** How many bytes of a file are usually enough to probe it (JPEG headers can sit after a large EXIF block). */
@@ -149,7 +151,7 @@ function probeJpeg(buf: Uint8Array, short: () => ProbeResult): ProbeResult {
       if (width === 0 || height === 0) {
         return { kind: 'bad', problem: `is not a supported JPEG: its frame header says ${width}x${height}` };
       }
-      return { kind: 'ok', header: { format: 'jpeg', width, height, bitDepth, components } };
+      return { kind: 'ok', header: { format: 'jpeg', width, height, bitDepth, components, jpegFrameMarker: marker } };
     }
     pos += length;
   }

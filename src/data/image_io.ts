@@ -1,6 +1,6 @@
 /**
- * Decoding and encoding image files to and from RawImage, in pure JavaScript (pngjs, jpeg-js, jimp's BMP/GIF/TIFF
- * decoders, a small PPM reader). Every failure is an ImageFileError that names the file and says what is wrong;
+ * Decoding and encoding image files to and from RawImage, in pure JavaScript (pngjs; a libjpeg-turbo-exact JPEG
+ * decoder with jpeg-js as fallback; jimp's BMP/GIF/TIFF decoders; a small PPM reader). Every failure is an ImageFileError that names the file and says what is wrong;
  * sizes are checked from the header before any pixel buffer is allocated.
  *
  * Colour conversions follow PIL's `convert("RGB")` / `convert("L")`, which is what the reference applies right
@@ -12,6 +12,7 @@ import * as jpeg from 'jpeg-js';
 import { Channels, RawImage, RawImage8 } from './image';
 import { ImageFileError } from './image_errors';
 import { assertWithinPixelLimit, ImageHeader, probeImage } from './image_header';
+import { decodeJpegExact } from './jpeg_decoder';
 
 /** Default of --max_image_pixels: far above any training image, far below what would exhaust memory. */
 export const DEFAULT_MAX_IMAGE_PIXELS = 50_000_000;
@@ -158,10 +159,20 @@ function decodeJpeg(buf: Buffer, header: ImageHeader, name: string): RawImage {
   if (header.bitDepth !== 8) {
     throw new ImageFileError(name, `is a ${header.bitDepth}-bit JPEG; only 8-bit JPEGs are supported`);
   }
-  // jpeg-js fills missing scan data silently (tolerant decoding), so check for the end-of-image marker first
+  const sof = header.jpegFrameMarker ?? 0xc0;
+  if (sof === 0xc3 || sof === 0xc7 || sof === 0xcb || sof === 0xcf) {
+    throw new ImageFileError(name, 'is a lossless JPEG, which is not supported (convert it to PNG)');
+  }
+  if (sof >= 0xc9) {
+    throw new ImageFileError(name, 'is an arithmetic-coded JPEG, which is not supported (re-save it as a standard JPEG or PNG)');
+  }
+  // decoders fill missing scan data with zeros (libjpeg and jpeg-js alike), so check for the end-of-image marker first
   if (!hasEndOfImage(buf)) {
     throw new ImageFileError(name, 'is a truncated JPEG: the end-of-image marker (FFD9) after the image data is missing');
   }
+  // libjpeg-turbo's exact output (what Pillow gives) for baseline/progressive Huffman JPEGs
+  const exact = decodeJpegExact(buf);
+  if (exact) return { data: exact.data, width: exact.width, height: exact.height, channels: exact.channels, bitDepth: 8 };
   const pixels = header.width * header.height;
   const decoded = jpeg.decode(buf, {
     useTArray: true,

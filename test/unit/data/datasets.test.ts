@@ -18,7 +18,7 @@ import { UnalignedDataset } from '../../../src/data/unaligned_dataset';
 import { PythonRandom } from '../../../src/util/python_random';
 import { runPython, runPythonJson } from '../../helpers/run_python';
 import {
-  CYCLEGAN_FACADES, dataOptions, facadesAsPng, patternImage, PY_REFERENCE, readFloat32, requirePil, tempDir, worstDifference, writePng,
+  CYCLEGAN_FACADES, dataOptions, FACADES, facadesAsPng, patternImage, PY_REFERENCE, readFloat32, requirePil, tempDir, worstDifference, writePng,
 } from './data_test_helpers';
 
 /** The reference's UnalignedDataset.__getitem__ with Python's random for B and the crops/flips. */
@@ -106,6 +106,20 @@ describe('data/datasets', function () {
         await assertSameItems(ds, out, items);
       });
     }
+
+    it('on the original facades JPEGs (no PNG round trip) too: the pipeline decodes exactly as Pillow', async () => {
+      const dir = path.join(root, 'aligned_jpeg', 'train');
+      fs.mkdirSync(dir, { recursive: true });
+      for (const n of ['11.jpg', '12.jpg']) fs.copyFileSync(path.join(FACADES, 'train', n), path.join(dir, n));
+      const opt = dataOptions({ dataroot: path.dirname(dir), direction: 'BtoA' });
+      const ds = new AlignedDataset(opt, new PythonRandom(42));
+      const items = runPythonJson<PyItem[]>(
+        `${PY_REFERENCE}\nopt, paths, seed, out = json.load(sys.stdin)\nrandom.seed(seed)\nitems = []\nfor i, p in enumerate(paths):\n` +
+          `    A, B = aligned_item(opt, p)\n    items.append({'shapeA': save(A, os.path.join(out, f'A{i}.f32')), 'shapeB': save(B, os.path.join(out, f'B{i}.f32')), 'A_paths': p, 'B_paths': p})\nprint(json.dumps(items))`,
+        JSON.stringify([opt, ds.paths, 42, out]),
+      );
+      await assertSameItems(ds, out, items);
+    });
 
     it('lists files like sorted(make_dataset(...)) and swaps channel counts with the direction', async () => {
       const ds = new AlignedDataset(dataOptions({ dataroot: path.join(root, 'aligned'), direction: 'BtoA', input_nc: 1, output_nc: 3 }), new PythonRandom(0));

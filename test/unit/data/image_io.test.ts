@@ -174,18 +174,26 @@ describe('data/image_io', function () {
   });
 
   describe('JPEG', () => {
-    it('decodes facades 512x256 within a small distance of Pillow (libjpeg-turbo upsamples chroma differently)', () => {
+    it('decodes facades 512x256 exactly as Pillow (libjpeg-turbo-exact decoder)', () => {
       const file = path.join(FACADES, 'train', '1.jpg');
       const img = toRGB8(readImageFile(file));
       assert.deepStrictEqual([img.width, img.height, img.channels], [512, 256, 3]);
       const raw = path.join(dir, 'pil_1.raw');
       runPython(`import sys, numpy as np\nfrom PIL import Image\nnp.asarray(Image.open('${file}').convert('RGB')).tofile('${raw}')`);
-      const pil = fs.readFileSync(raw);
-      let sum = 0;
-      for (let i = 0; i < pil.length; i++) sum += Math.abs(pil[i] - img.data[i]);
-      const mean = sum / pil.length;
-      // measured 2.01 (worst sample 68, at chroma edges); a regression in decoding would show far more
-      assert.ok(mean < 3, `mean abs difference to Pillow ${mean}`);
+      const w = worstDifference(img.data, fs.readFileSync(raw));
+      assert.strictEqual(w.max, 0, `worst difference ${w.max} at ${w.index}`);
+    });
+
+    it('a CMYK JPEG falls back to jpeg-js and lands within one level of Pillow', () => {
+      const file = path.join(dir, 'cmyk.jpg');
+      const raw = path.join(dir, 'cmyk.raw');
+      runPython(
+        `import numpy as np\nfrom PIL import Image\nImage.open('${path.join(FACADES, 'train', '1.jpg')}').convert('RGB').resize((64, 32)).convert('CMYK').save('${file}', quality=95)\n` +
+          `np.asarray(Image.open('${file}').convert('RGB')).tofile('${raw}')`,
+      );
+      const img = toRGB8(readImageFile(file));
+      assert.deepStrictEqual([img.width, img.height], [64, 32]);
+      assert.ok(worstDifference(img.data, fs.readFileSync(raw)).max <= 1);
     });
 
     it('a gray JPEG decodes to 1 channel', () => {

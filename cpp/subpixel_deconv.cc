@@ -1,0 +1,88 @@
+#include "subpixel_deconv.h"
+
+#include <atomic>
+
+namespace img2img {
+
+namespace {
+std::atomic<bool> gFast{true};
+
+// Kernel-tap index for output phase `a` and window position `t` (0 = first row/col of the 2-wide window), or -1
+// for a zero tap. Derived from o = 2*i - padding + k with o = 2*m + a.
+int64_t Tap(int64_t kernel, int64_t a, int64_t t) {
+  if (kernel == 4) {          // padding 1: window starts at input m-1 (after padding the input by 1)
+    static const int64_t taps[2][2] = {{3, 1}, {2, 0}};
+    return taps[a][t];
+  }
+  // kernel 3, padding 1, output_padding 1: window starts at input m
+  static const int64_t taps[2][2] = {{1, -1}, {2, 0}};
+  return taps[a][t];
+}
+}  // namespace
+
+void SetFastConvTranspose(bool on) { gFast = on; }
+bool FastConvTranspose() { return gFast; }
+
+SubpixelConvTranspose2dImpl::SubpixelConvTranspose2dImpl(int64_t in, int64_t out, int64_t k, int64_t p, int64_t op, bool hasBias)
+    : kernel(k), padding(p), outputPadding(op) {
+  TORCH_CHECK((k == 4 && p == 1 && op == 0) || (k == 3 && p == 1 && op == 1), "unsupported transposed convolution");
+  // Build the stock module so construction consumes the generator exactly as ConvTranspose2d does.
+  torch::nn::ConvTranspose2d stock(torch::nn::ConvTranspose2dOptions(in, out, k).stride(2).padding(p).output_padding(op).bias(hasBias));
+  weight = register_parameter("weight", stock->weight);
+  if (hasBias) bias = register_parameter("bias", stock->bias);
+}
+
+torch::Tensor SubpixelConvTranspose2dImpl::ForwardReference(const torch::Tensor& x) {
+  return torch::conv_transpose2d(x, weight, bias, /*stride=*/2, padding, outputPadding);
+}
+
+torch::Tensor SubpixelConvTranspose2dImpl::ForwardSubpixel(const torch::Tensor& x) {
+  const int64_t H = x.size(2), W = x.size(3);
+  const int64_t cout = weight.size(1);
+  // K[phase*cout + o, i, ty, tx] = weight[i, o, Tap(a, ty), Tap(b, tx)] (zero taps stay zero).
+  std::vector<torch::Tensor> phases;
+  for (int64_t a = 0; a < 2; ++a) {
+    for (int64_t b = 0; b < 2; ++b) {
+      std::vector<torch::Tensor> rows;
+      for (int64_t ty = 0; ty < 2; ++ty) {
+        std::vector<torch::Tensor> cols;
+        for (int64_t tx = 0; tx < 2; ++tx) {
+          const int64_t ky = Tap(kernel, a, ty), kx = Tap(kernel, b, tx);
+          if (ky < 0 || kx < 0) cols.push_back(torch::zeros({weight.size(0), cout}, weight.options()));
+          else cols.push_back(weight.select(3, kx).select(2, ky));  // [in, out]
+        }
+        rows.push_back(torch::stack(cols, -1));  // [in, out, 2(tx)]
+      }
+      phases.push_back(torch::stack(rows, -2).transpose(0, 1));  // [out, in, 2(ty), 2(tx)]
+    }
+  }
+  torch::Tensor k = torch::cat(phases, 0);  // [4*out, in, 2, 2]
+  torch::Tensor xp, z;
+  std::vector<torch::Tensor> ys;
+  if (kernel == 4) {
+    xp = torch::constant_pad_nd(x, {1, 1, 1, 1});
+    z = torch::conv2d(xp, k);  // [N, 4*out, H+1, W+1]
+    for (int64_t a = 0; a < 2; ++a)
+      for (int64_t b = 0; b < 2; ++b) {
+        const int64_t ph = a * 2 + b;
+        ys.push_back(z.slice(1, ph * cout, (ph + 1) * cout).slice(2, a, a + H).slice(3, b, b + W));
+      }
+  } else {
+    xp = torch::constant_pad_nd(x, {0, 1, 0, 1});
+    z = torch::conv2d(xp, k);  // [N, 4*out, H, W]
+    for (int64_t ph = 0; ph < 4; ++ph) ys.push_back(z.slice(1, ph * cout, (ph + 1) * cout));
+  }
+  // y[n, c, 2m+a, 2j+b] = ys[a*2+b][n, c, m, j]
+  auto row0 = torch::stack({ys[0], ys[1]}, -1);  // [N, C, H, W, 2]
+  auto row1 = torch::stack({ys[2], ys[3]}, -1);
+  auto y = torch::stack({row0, row1}, 3).reshape({x.size(0), cout, 2 * H, 2 * W});
+  if (bias.defined()) y = y + bias.view({1, cout, 1, 1});
+  return y;
+}
+
+torch::Tensor SubpixelConvTranspose2dImpl::forward(const torch::Tensor& x) {
+  if (gFast && x.device().is_cpu() && x.dim() == 4) return ForwardSubpixel(x);
+  return ForwardReference(x);
+}
+
+}  // namespace img2img

@@ -1,0 +1,220 @@
+/**
+ * `img2img download dataset <name>` and `img2img download model <name>`: the reference's download scripts
+ * (datasets/download_{pix2pix,cyclegan}_dataset.sh, scripts/download_{pix2pix,cyclegan}_model.sh) in one
+ * command, with the same layout — `./datasets/<name>/…` and `./checkpoints/<name>_pretrained/latest_net_G.pth` —
+ * plus what the shell scripts lack: resumable downloads, checked archives, and a sidecar
+ * `latest_net_G.json` that records the generator's architecture so `img2img test` needs no extra flags.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { CheckpointInfo } from '../checkpoint/network_checkpoint';
+import { sniffCheckpointFormat } from '../checkpoint/sniff';
+import { expected, OptionError } from '../options/option_errors';
+import { OptionParser, OptionValues } from '../options/option_parser';
+import { writeFileAtomic } from '../util/atomic_write';
+import { ArchiveError, extractArchive, sniffArchive } from './archive';
+import {
+  DATASET_KINDS, DatasetEntry, DatasetKind, DEFAULT_MIRROR, describeDatasets, describeModels, findDataset, findModel,
+  MIRROR_ENV, ModelEntry, resolveMirror,
+} from './catalog';
+import { downloadFile, formatBytes } from './http_download';
+import { parseToolArgs, plural, PROCESS_IO, runTool, ToolIO } from './tool_args';
+
+const WHAT = ['dataset', 'model'] as const;
+type What = (typeof WHAT)[number];
+
+function buildParser(): OptionParser {
+  const description = [
+    'Downloads one of the reference\'s published datasets or pretrained generators.',
+    '',
+    describeDatasets(),
+    describeModels(),
+    '  refused: cityscapes (its license does not allow redistribution)',
+    '',
+    'facades and maps are published both as pix2pix datasets (aligned A|B pairs) and as CycleGAN datasets',
+    '(trainA/trainB...); sat2map, map2sat and facades_label2photo both as pix2pix and as CycleGAN generators.',
+    'Those names need --kind; the others do not. Both kinds of a name land in the same folder, as upstream.',
+    '',
+    'Datasets are extracted to <datasets_dir>/<name>/ (the archive is deleted afterwards unless --keep_archive);',
+    'models are saved as <checkpoints_dir>/<name>_pretrained/latest_net_G.pth with latest_net_G.json describing',
+    'the generator. An interrupted download resumes from its .part file when run again.',
+    `The server is ${DEFAULT_MIRROR}; --mirror or $${MIRROR_ENV} replace it (same paths below it).`,
+  ].join('\n');
+  const parser = new OptionParser('img2img download dataset|model <name>', description);
+  parser.addArgument('--kind', { type: 'str', choices: DATASET_KINDS, metavar: 'KIND', help: 'pix2pix or cyclegan; required for names published as both' });
+  parser.addArgument('--mirror', { type: 'str', metavar: 'URL', help: `base URL instead of ${DEFAULT_MIRROR} (also $${MIRROR_ENV})` });
+  parser.addArgument('--datasets_dir', { type: 'str', default: './datasets', metavar: 'DIR', help: 'where datasets are extracted' });
+  parser.addArgument('--checkpoints_dir', { type: 'str', default: './checkpoints', metavar: 'DIR', help: 'where pretrained models are saved' });
+  parser.addArgument('--keep_archive', { type: 'flag', help: 'keep the downloaded .zip/.tar.gz after extracting it' });
+  parser.addArgument('--retries', { type: 'int', default: 3, min: 0, help: 'automatic resumes when the connection drops' });
+  parser.addArgument('--timeout', { type: 'float', default: 60, min: 1, metavar: 'SECONDS', help: 'give up on a silent connection after this long' });
+  return parser;
+}
+
+interface DownloadSettings {
+  mirror: string;
+  kind: DatasetKind | null;
+  datasetsDir: string;
+  checkpointsDir: string;
+  keepArchive: boolean;
+  retries: number;
+  timeoutMs: number;
+  /** Wait before the first automatic retry (tests shorten it). */
+  retryDelayMs?: number;
+}
+
+function settingsFrom(values: OptionValues): DownloadSettings {
+  return {
+    mirror: resolveMirror(values.mirror as string | null),
+    kind: (values.kind as DatasetKind | null) ?? null,
+    datasetsDir: values.datasets_dir as string,
+    checkpointsDir: values.checkpoints_dir as string,
+    keepArchive: values.keep_archive as boolean,
+    retries: values.retries as number,
+    timeoutMs: (values.timeout as number) * 1000,
+  };
+}
+
+/** Removes extraction folders left by a run that was killed (hidden siblings: .<name>.download and its temporaries). */
+function removeStaleExtractions(datasetsDir: string, name: string): void {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(datasetsDir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (entry === stagingName(name) || entry.startsWith(`.${stagingName(name)}.extracting-`)) {
+      fs.rmSync(path.join(datasetsDir, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+function stagingName(name: string): string {
+  return `.${name}.download`;
+}
+
+/** What the next command would be, so a new user can go on from the download. */
+function nextStep(entry: DatasetEntry, target: string): string {
+  if (entry.kind === 'pix2pix') {
+    return `train with: img2img train --dataroot ${target} --name ${entry.name}_pix2pix --model pix2pix --direction BtoA`;
+  }
+  if (entry.name === 'mini_pix2pix') return `train with: img2img train --dataroot ${target} --name mini_pix2pix --model pix2pix --direction BtoA`;
+  if (entry.name === 'mini_colorization') return `train with: img2img train --dataroot ${target} --name mini_colorization --model colorization`;
+  return `train with: img2img train --dataroot ${target} --name ${entry.name}_cyclegan --model cycle_gan`;
+}
+
+/** Downloads and extracts one dataset into <datasetsDir>/<name>. Returns the folder. */
+export async function downloadDataset(entry: DatasetEntry, settings: DownloadSettings, io: ToolIO = PROCESS_IO): Promise<string> {
+  const target = path.join(settings.datasetsDir, entry.name);
+  if (fs.existsSync(target)) {
+    throw new Error(
+      `${target} already exists; remove it to download the ${entry.kind} '${entry.name}' dataset again, ` +
+        'or choose another folder with --datasets_dir',
+    );
+  }
+  fs.mkdirSync(settings.datasetsDir, { recursive: true });
+  const archive = path.join(settings.datasetsDir, entry.archiveName);
+  const expectedFormat = entry.kind === 'pix2pix' ? 'tar.gz' : 'zip';
+  if (fs.existsSync(archive)) {
+    io.out(`using ${archive}, downloaded before`);
+  } else {
+    io.out(`downloading ${entry.url}`);
+    await downloadFile(entry.url, archive, {
+      progress: io.progress,
+      retries: settings.retries,
+      timeoutMs: settings.timeoutMs,
+      retryDelayMs: settings.retryDelayMs,
+      verify: (part) => {
+        const format = sniffArchive(part);
+        if (format !== expectedFormat && !(expectedFormat === 'tar.gz' && format === 'tar')) {
+          throw new ArchiveError(entry.url, `is a ${format} archive, but a ${expectedFormat} was expected`);
+        }
+      },
+    });
+  }
+  removeStaleExtractions(settings.datasetsDir, entry.name);
+  // extract next to the target, then move the archive's single top folder (<name>/ upstream) into place
+  const staging = path.join(settings.datasetsDir, stagingName(entry.name));
+  let summary;
+  try {
+    summary = await extractArchive(archive, staging);
+  } catch (err) {
+    if (err instanceof ArchiveError) throw new Error(`${err.message}; nothing was extracted (the archive is kept at ${archive})`);
+    throw err;
+  }
+  try {
+    const top = fs.readdirSync(staging, { withFileTypes: true });
+    const source = top.length === 1 && top[0].isDirectory() ? path.join(staging, top[0].name) : staging;
+    fs.renameSync(source, target);
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+  if (!settings.keepArchive) fs.rmSync(archive, { force: true });
+  io.out(`${entry.name}: ${plural(summary.files, 'file')} (${formatBytes(summary.bytes)}) in ${target} — ${entry.layout}`);
+  if (summary.skipped.length) io.out(`  skipped ${plural(summary.skipped.length, 'macOS metadata entry', 'macOS metadata entries')} (__MACOSX/, ._*)`);
+  io.out(nextStep(entry, target));
+  return target;
+}
+
+/** The sidecar written next to a pretrained generator: what `img2img test` reads to rebuild it. */
+export function pretrainedSidecar(entry: ModelEntry): CheckpointInfo {
+  return {
+    format: 'torch-img2img',
+    version: 1,
+    network: { ...entry.network },
+    context: { model: entry.kind === 'cyclegan' ? 'test' : 'pix2pix', source: entry.url },
+  };
+}
+
+/** Downloads one pretrained generator to <checkpointsDir>/<name>_pretrained/latest_net_G.pth (+ .json). */
+export async function downloadModel(entry: ModelEntry, settings: DownloadSettings, io: ToolIO = PROCESS_IO): Promise<string> {
+  const folder = path.join(settings.checkpointsDir, `${entry.name}_pretrained`);
+  const file = path.join(folder, 'latest_net_G.pth');
+  const sidecar = path.join(folder, 'latest_net_G.json');
+  fs.mkdirSync(folder, { recursive: true });
+  if (fs.existsSync(file)) {
+    io.out(`${file} is already there`);
+  } else {
+    io.out(`downloading ${entry.url}`);
+    await downloadFile(entry.url, file, {
+      progress: io.progress,
+      retries: settings.retries,
+      timeoutMs: settings.timeoutMs,
+      retryDelayMs: settings.retryDelayMs,
+      verify: (part) => {
+        try {
+          sniffCheckpointFormat(part, entry.url);
+        } catch (err) {
+          throw new Error(`${entry.url} did not send a PyTorch checkpoint: ${(err as Error).message}`);
+        }
+      },
+    });
+  }
+  writeFileAtomic(sidecar, JSON.stringify(pretrainedSidecar(entry), null, 2) + '\n');
+  const d = entry.network;
+  io.out(`${entry.name}: ${file} (${d.arch}, ${d.norm} norm${d.useDropout ? ', dropout' : ''}; described in ${path.basename(sidecar)})`);
+  io.out(`use with: ${entry.usage.replace('<folder of images>', './datasets/<dataset>/testA')}`);
+  return file;
+}
+
+async function run(args: string[], io: ToolIO): Promise<number> {
+  const parser = buildParser();
+  const { values, positionals } = parseToolArgs(parser, args, { maxPositionals: 2 });
+  const [what, name] = positionals;
+  if (!what) throw expected('dataset or model', 'img2img download', undefined, 'usage: img2img download dataset|model <name>');
+  if (!(WHAT as readonly string[]).includes(what)) throw expected('dataset or model', 'img2img download', what);
+  if (!name) {
+    const list = what === 'dataset' ? describeDatasets() : describeModels();
+    throw new OptionError(`Expected a ${what} name for download ${what} <name> but received nothing; valid names:\n${list}`, '<name>');
+  }
+  const settings = settingsFrom(values);
+  if ((what as What) === 'dataset') await downloadDataset(findDataset(name, settings.kind, settings.mirror), settings, io);
+  else await downloadModel(findModel(name, settings.kind, settings.mirror), settings, io);
+  return 0;
+}
+
+/** CLI entry: `img2img download dataset|model <name> [--kind K] [--mirror URL] …`. Exit 0 done, 1 failed, 2 usage. */
+export async function downloadCommand(args: string[], io: ToolIO = PROCESS_IO): Promise<number> {
+  return runTool('download', io, () => run(args, io));
+}
