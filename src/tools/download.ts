@@ -177,19 +177,25 @@ export async function downloadModel(entry: ModelEntry, settings: DownloadSetting
     io.out(`${file} is already there`);
   } else {
     io.out(`downloading ${entry.url}`);
-    await downloadFile(entry.url, file, {
-      progress: io.progress,
-      retries: settings.retries,
-      timeoutMs: settings.timeoutMs,
-      retryDelayMs: settings.retryDelayMs,
-      verify: (part) => {
-        try {
-          sniffCheckpointFormat(part, entry.url);
-        } catch (err) {
-          throw new Error(`${entry.url} did not send a PyTorch checkpoint: ${(err as Error).message}`);
-        }
-      },
-    });
+    try {
+      await downloadFile(entry.url, file, {
+        progress: io.progress,
+        retries: settings.retries,
+        timeoutMs: settings.timeoutMs,
+        retryDelayMs: settings.retryDelayMs,
+        verify: (part) => {
+          try {
+            sniffCheckpointFormat(part, entry.url);
+          } catch (err) {
+            throw new Error(`${entry.url} did not send a PyTorch checkpoint: ${(err as Error).message}`);
+          }
+        },
+      });
+    } catch (err) {
+      // leave no empty <name>_pretrained folder behind (a .part to resume from keeps it)
+      if (fs.readdirSync(folder).length === 0) fs.rmdirSync(folder);
+      throw err;
+    }
   }
   writeFileAtomic(sidecar, JSON.stringify(pretrainedSidecar(entry), null, 2) + '\n');
   const d = entry.network;

@@ -1,0 +1,139 @@
+// npm run bench: training and inference speed of the six reference rows (issue 6) plus quick small ones.
+// A benchmark, not a test: warm-up, then N timed iterations; median/min/max, achieved GFLOP/s and its share of a
+// Conv2d peak measured in the same run, peak RSS, threads. `--quick` runs only the small rows (CI uses it to prove
+// the benchmark works), `--json` prints machine-readable results, `--device cuda:0` runs on a GPU.
+import * as os from 'os';
+import { createModel } from '../src/models';
+import { parseOptions } from '../src/options/parse_options';
+import { native } from '../src/native';
+import { defineG } from '../src/networks';
+import { getNumThreads, info, manualSeed, resolveDevice, setNumThreads } from '../src/runtime';
+import { Tensor, noGrad } from '../src/tensor';
+import { forwardFlops, trainStepFlops } from '../src/util/flops';
+
+interface Row {
+  name: string;
+  kind: 'train' | 'forward';
+  model?: 'pix2pix' | 'cycle_gan';
+  netG: string;
+  size: number;
+  ngf?: number;
+  quick?: boolean;
+  reference?: number;
+  goal?: number;
+}
+
+const ROWS: Row[] = [
+  { name: 'train pix2pix, unet_256 @ 256x256', kind: 'train', model: 'pix2pix', netG: 'unet_256', size: 256, reference: 1.72, goal: 0.6 },
+  { name: 'train pix2pix, unet_128 @ 128x128', kind: 'train', model: 'pix2pix', netG: 'unet_128', size: 128, reference: 0.86, goal: 0.3 },
+  { name: 'train cycle_gan, resnet_9blocks @ 256x256', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 256, reference: 12.3, goal: 9 },
+  { name: 'train cycle_gan, resnet_9blocks @ 128x128', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 128, reference: 3.94, goal: 2.5 },
+  { name: 'one unet_256 forward @ 256x256', kind: 'forward', netG: 'unet_256', size: 256, reference: 0.34, goal: 0.12 },
+  { name: 'one resnet_9blocks forward @ 256x256', kind: 'forward', netG: 'resnet_9blocks', size: 256, reference: 0.74, goal: 0.45 },
+  { name: 'quick: train pix2pix, unet_128 ngf 16 @ 128', kind: 'train', model: 'pix2pix', netG: 'unet_128', size: 128, ngf: 16, quick: true },
+  { name: 'quick: train cycle_gan, resnet_6blocks ngf 8 @ 64', kind: 'train', model: 'cycle_gan', netG: 'resnet_6blocks', size: 64, ngf: 8, quick: true },
+  { name: 'quick: resnet_9blocks ngf 16 forward @ 128', kind: 'forward', netG: 'resnet_9blocks', size: 128, ngf: 16, quick: true },
+];
+
+interface Result {
+  name: string; median: number; min: number; max: number; iters: number; gflop: number; gflops: number;
+  peakShare: number; reference?: number; goal?: number; speedup?: number; meetsGoal?: boolean;
+}
+
+function arg(args: string[], flag: string, def: string): string {
+  const i = args.indexOf(flag);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
+}
+
+function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; }
+
+function randomImage(size: number, device: string): { data: Float32Array; shape: number[] } {
+  const data = new Float32Array(3 * size * size);
+  for (let i = 0; i < data.length; i++) data[i] = Math.random() * 2 - 1;
+  void device;
+  return { data, shape: [1, 3, size, size] };
+}
+
+async function benchRow(row: Row, device: string, warmup: number, iters: number): Promise<{ times: number[]; flops: number }> {
+  manualSeed(0);
+  const ngf = row.ngf ?? 64;
+  if (row.kind === 'forward') {
+    const norm = row.netG.startsWith('unet') ? 'batch' : 'instance';
+    const g = defineG({ netG: row.netG, ngf, norm, device });
+    g.eval();
+    const x = Tensor.fromFloat32Array(randomImage(row.size, device).data, [1, 3, row.size, row.size], device);
+    const times: number[] = [];
+    for (let i = 0; i < warmup + iters; i++) {
+      const t0 = process.hrtime.bigint();
+      const y = await g.forwardAsync(x, { outputDevice: 'cpu' });
+      y.dispose();
+      if (i >= warmup) times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    x.dispose(); g.dispose();
+    return { times, flops: forwardFlops({ kind: 'G', arch: row.netG, inputNc: 3, outputNc: 3, width: ngf, norm }, row.size, row.size) };
+  }
+  const argv = ['--dataroot', 'unused', '--model', row.model!, '--netG', row.netG, '--ngf', String(ngf), '--ndf', String(ngf),
+    '--crop_size', String(row.size), '--load_size', String(row.size), '--device', device, '--checkpoints_dir', os.tmpdir(), '--seed', '0'];
+  const model = createModel(parseOptions(argv));
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < warmup + iters; i++) {
+      const A = randomImage(row.size, device), B = randomImage(row.size, device);
+      const t0 = process.hrtime.bigint();
+      model.setInput({ A, B });
+      model.optimizeParameters();
+      model.getCurrentLosses(); // forces the step to finish on asynchronous devices
+      if (i >= warmup) times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  } finally {
+    model.dispose();
+  }
+  const norm = row.model === 'pix2pix' ? 'batch' : 'instance';
+  const g = { kind: 'G' as const, arch: row.netG, inputNc: 3, outputNc: 3, width: ngf, norm };
+  const d = { kind: 'D' as const, arch: 'basic', inputNc: row.model === 'pix2pix' ? 6 : 3, width: ngf, nLayersD: 3, norm };
+  return { times, flops: trainStepFlops(row.model!, g, d, row.size, row.size) };
+}
+
+export async function main(args: string[]): Promise<number> {
+  const quick = args.includes('--quick');
+  const json = args.includes('--json');
+  const device = resolveDevice(arg(args, '--device', 'cpu'));
+  const threads = Number(arg(args, '--threads', '0'));
+  setNumThreads(threads);
+  const only = arg(args, '--only', '');
+  const warmup = Number(arg(args, '--warmup', quick ? '1' : '2'));
+  const iters = Number(arg(args, '--iters', quick ? '2' : '5'));
+  const rows = ROWS.filter((r) => (quick ? r.quick : !r.quick || args.includes('--all'))).filter((r) => !only || r.name.includes(only));
+  // Conv2d peak on this machine (256->256 3x3 on 64x64), measured in the same run.
+  const convSeconds = native().benchConv(256, 256, 3, 64, 64, quick ? 3 : 10);
+  const peak = (2 * 256 * 256 * 9 * 64 * 64) / convSeconds / 1e9;
+  const rt = info();
+  const results: Result[] = [];
+  if (!json) {
+    console.log(`torch-img2img benchmark: libtorch ${rt.torchVersion}, device ${device}, ${getNumThreads()} threads, conv peak ${peak.toFixed(1)} GFLOP/s`);
+  }
+  for (const row of rows) {
+    const { times, flops } = await benchRow(row, device, warmup, iters);
+    const med = median(times);
+    const r: Result = {
+      name: row.name, median: med, min: Math.min(...times), max: Math.max(...times), iters: times.length,
+      gflop: flops / 1e9, gflops: flops / med / 1e9, peakShare: flops / med / 1e9 / peak,
+      reference: row.reference, goal: row.goal,
+    };
+    if (row.reference) { r.speedup = row.reference / med; r.meetsGoal = med <= row.goal!; }
+    results.push(r);
+    if (!json) {
+      console.log(`${row.name.padEnd(48)} median ${med.toFixed(3)} s (min ${r.min.toFixed(3)}, max ${r.max.toFixed(3)}, n=${r.iters})  ` +
+        `${r.gflops.toFixed(1)} GFLOP/s = ${(100 * r.peakShare).toFixed(0)}% of peak` +
+        (row.reference ? `  | reference ${row.reference} s, goal <= ${row.goal} s: ${r.meetsGoal ? 'met' : 'NOT met'} (${r.speedup!.toFixed(2)}x)` : ''));
+    }
+  }
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  if (json) console.log(JSON.stringify({ device, threads: getNumThreads(), torchVersion: rt.torchVersion, convPeakGflops: peak, peakRssMb, results }, null, 2));
+  else console.log(`peak RSS ${peakRssMb.toFixed(0)} MB`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error(`bench: ${(e as Error).message}`); process.exitCode = 1; });
+}
