@@ -143,6 +143,10 @@ export function loadBinding(): NativeBinding {
     path.join(root, 'build', 'Debug', 'img2img.node'),
   ].filter((p): p is string => !!p);
   const failures: string[] = [];
+  // libgomp reads this when libtorch loads. Its default (spin, then sleep) collapses when threads outnumber free
+  // cores (data-loading workers, other processes): measured 50x slower steps on 2 busy cores. Passive waiting costs
+  // little on an idle machine and avoids that cliff; a user's own setting wins.
+  if (!process.env.OMP_WAIT_POLICY) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   for (const file of candidates) {
     if (!fs.existsSync(file)) { failures.push(`${file}: not found`); continue; }
     try {

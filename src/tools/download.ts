@@ -37,7 +37,8 @@ function buildParser(): OptionParser {
     '',
     'Datasets are extracted to <datasets_dir>/<name>/ (the archive is deleted afterwards unless --keep_archive);',
     'models are saved as <checkpoints_dir>/<name>_pretrained/latest_net_G.pth with latest_net_G.json describing',
-    'the generator. An interrupted download resumes from its .part file when run again.',
+    'the generator. An interrupted download resumes from its .part file when run again. An existing',
+    '<datasets_dir>/<name> is never overwritten; a model already downloaded is kept (its sidecar is rewritten).',
     `The server is ${DEFAULT_MIRROR}; --mirror or $${MIRROR_ENV} replace it (same paths below it).`,
   ].join('\n');
   const parser = new OptionParser('img2img download dataset|model <name>', description);
@@ -94,6 +95,20 @@ function stagingName(name: string): string {
   return `.${name}.download`;
 }
 
+/** Removes `folder` and its parents up to `created` (what mkdir -p made) while they are empty. */
+function removeEmptyFolders(folder: string, created: string | undefined): void {
+  if (!created) return;
+  for (let dir = path.resolve(folder); ; dir = path.dirname(dir)) {
+    try {
+      if (fs.readdirSync(dir).length > 0) return;
+      fs.rmdirSync(dir);
+    } catch {
+      return;
+    }
+    if (dir === path.resolve(created) || path.dirname(dir) === dir) return;
+  }
+}
+
 /** What the next command would be, so a new user can go on from the download. */
 function nextStep(entry: DatasetEntry, target: string): string {
   if (entry.kind === 'pix2pix') {
@@ -113,25 +128,30 @@ export async function downloadDataset(entry: DatasetEntry, settings: DownloadSet
         'or choose another folder with --datasets_dir',
     );
   }
-  fs.mkdirSync(settings.datasetsDir, { recursive: true });
+  const created = fs.mkdirSync(settings.datasetsDir, { recursive: true });
   const archive = path.join(settings.datasetsDir, entry.archiveName);
   const expectedFormat = entry.kind === 'pix2pix' ? 'tar.gz' : 'zip';
   if (fs.existsSync(archive)) {
     io.out(`using ${archive}, downloaded before`);
   } else {
     io.out(`downloading ${entry.url}`);
-    await downloadFile(entry.url, archive, {
-      progress: io.progress,
-      retries: settings.retries,
-      timeoutMs: settings.timeoutMs,
-      retryDelayMs: settings.retryDelayMs,
-      verify: (part) => {
-        const format = sniffArchive(part);
-        if (format !== expectedFormat && !(expectedFormat === 'tar.gz' && format === 'tar')) {
-          throw new ArchiveError(entry.url, `is a ${format} archive, but a ${expectedFormat} was expected`);
-        }
-      },
-    });
+    try {
+      await downloadFile(entry.url, archive, {
+        progress: io.progress,
+        retries: settings.retries,
+        timeoutMs: settings.timeoutMs,
+        retryDelayMs: settings.retryDelayMs,
+        verify: (part) => {
+          const format = sniffArchive(part);
+          if (format !== expectedFormat && !(expectedFormat === 'tar.gz' && format === 'tar')) {
+            throw new ArchiveError(entry.url, `is a ${format} archive, but a ${expectedFormat} was expected`);
+          }
+        },
+      });
+    } catch (err) {
+      removeEmptyFolders(settings.datasetsDir, created); // a .part to resume from keeps them
+      throw err;
+    }
   }
   removeStaleExtractions(settings.datasetsDir, entry.name);
   // extract next to the target, then move the archive's single top folder (<name>/ upstream) into place
@@ -172,7 +192,7 @@ export async function downloadModel(entry: ModelEntry, settings: DownloadSetting
   const folder = path.join(settings.checkpointsDir, `${entry.name}_pretrained`);
   const file = path.join(folder, 'latest_net_G.pth');
   const sidecar = path.join(folder, 'latest_net_G.json');
-  fs.mkdirSync(folder, { recursive: true });
+  const created = fs.mkdirSync(folder, { recursive: true });
   if (fs.existsSync(file)) {
     io.out(`${file} is already there`);
   } else {
@@ -192,8 +212,7 @@ export async function downloadModel(entry: ModelEntry, settings: DownloadSetting
         },
       });
     } catch (err) {
-      // leave no empty <name>_pretrained folder behind (a .part to resume from keeps it)
-      if (fs.readdirSync(folder).length === 0) fs.rmdirSync(folder);
+      removeEmptyFolders(folder, created); // a .part to resume from keeps them
       throw err;
     }
   }

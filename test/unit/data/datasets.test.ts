@@ -13,7 +13,7 @@ import { createDataset } from '../../../src/data/create_dataset';
 import { ImageFileError } from '../../../src/data/image_errors';
 import { readImageFile, toRGB8 } from '../../../src/data/image_io';
 import { SingleDataset } from '../../../src/data/single_dataset';
-import { applyTransform } from '../../../src/data/transforms';
+import { applyTransform, toNormalizedTensor } from '../../../src/data/transforms';
 import { UnalignedDataset } from '../../../src/data/unaligned_dataset';
 import { PythonRandom } from '../../../src/util/python_random';
 import { runPython, runPythonJson } from '../../helpers/run_python';
@@ -223,6 +223,26 @@ describe('data/datasets', function () {
           err.message === `${path.join(dir, 'tiny.png')} is 100x80, smaller than --crop_size 128; use --preprocess resize_and_crop (with --load_size >= --crop_size) or a smaller --crop_size`,
       );
     });
+  });
+
+  it('gray, gray+alpha, RGBA and 16-bit PNGs (written with pngjs) all load as RGB like convert("RGB")', async () => {
+    const dir = path.join(root, 'mixed_png');
+    const inputs = [
+      writePng(path.join(dir, 'a_gray.png'), patternImage(40, 30, 1)),
+      writePng(path.join(dir, 'b_gray_alpha.png'), patternImage(40, 30, 2)),
+      writePng(path.join(dir, 'c_rgba.png'), patternImage(40, 30, 4)),
+      writePng(path.join(dir, 'd_rgb16.png'), patternImage(40, 30, 3, 16)),
+      writePng(path.join(dir, 'e_gray16.png'), patternImage(40, 30, 1, 16)),
+    ];
+    const opt = dataOptions({ dataroot: dir, dataset_mode: 'single', preprocess: 'none', no_flip: true });
+    const ds = createDataset(opt, new PythonRandom(0));
+    for (let i = 0; i < inputs.length; i++) {
+      const s = await ds.get(i);
+      assert.strictEqual(s.A_paths, inputs[i]);
+      assert.deepStrictEqual(s.shapeA, [3, 32, 40]); // 30 rows → 32 by make_power_2
+      const expected = toNormalizedTensor(applyTransform(toRGB8(readImageFile(inputs[i])), { grayscale: false, resize: null, crop: null, makePower2: true, flip: false }).image);
+      assert.deepStrictEqual(s.A, expected, path.basename(inputs[i]));
+    }
   });
 
   it('createDataset picks the class by --dataset_mode and refuses unknown modes', () => {

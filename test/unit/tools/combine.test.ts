@@ -36,7 +36,7 @@ const rgb = (file: string) => toRGB8(readImageFile(file));
  * (the last quarter in val, the rest in train), as JPEG (quality 95) or PNG. (jpeg-js encodes slowly, so
  * the JPEG case uses fewer images.)
  */
-function splitFacades(root: string, ext: '.jpg' | '.png', count = 8, namer = (n: string, side: 'A' | 'B') => n): Map<string, string> {
+function splitFacades(root: string, ext: '.jpg' | '.png', count = 8, namer: (n: string, side: 'A' | 'B') => string = (n) => n): Map<string, string> {
   const originals = new Map<string, string>();
   const names = sortLikePython(fs.readdirSync(FACADES_TEST)).slice(0, count);
   names.forEach((name, i) => {
