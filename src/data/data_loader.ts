@@ -4,10 +4,12 @@
  *
  * Every random number is drawn in the main thread, sample by sample in batch order (the shuffle at the start
  * of an epoch, then each item's draws), so results do not depend on --num_threads. With --num_threads N > 0
- * decoding and transforms run in N worker threads, each caching its decoded images, and the next batches are
- * prepared while the current one trains. With --num_threads 0 everything runs in the main thread and a batch
- * is prepared only when asked for, so the dataset's draws interleave with the training loop's exactly as in
- * the reference's single-process loader.
+ * decoding and transforms run in N worker threads, each caching its share of the decoded (resized, not yet
+ * cropped) images, and the next batches are planned and prepared while the current one trains — so their draws
+ * happen early: give the loader an Rng of its own if the training loop draws from one too (the reference's
+ * worker processes have their own RNG streams as well). With --num_threads 0 everything runs in the main
+ * thread and a batch is prepared only when asked for, so the dataset's draws interleave with the training
+ * loop's exactly as in the reference's single-process loader.
  */
 import { expected } from '../options/option_errors';
 import { DataOptions, Dataset } from './base_dataset';
@@ -30,7 +32,7 @@ export interface Batch {
 export interface DataLoaderOptions {
   /** Source of the shuffle; defaults to the dataset's Rng. */
   rng?: Rng;
-  /** Decoded images kept in memory across epochs, in bytes (all workers together). */
+  /** Decoded images kept in memory across epochs, in bytes (all workers together; default 2 GiB). */
   cacheBudgetBytes?: number;
   /** Batches prepared ahead of the consumer when --num_threads > 0 (default: 2, or enough for 2 items per worker). */
   prefetchBatches?: number;

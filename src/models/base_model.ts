@@ -7,6 +7,7 @@ import type { Options } from '../options/parse_options';
 import { defineD, defineG, Network } from '../networks';
 import { Adam } from '../optim';
 import { resolveDevice } from '../runtime';
+import { native } from '../native';
 import { keep, noGrad, Tensor, tidy } from '../tensor';
 import { createScheduler, LrScheduler } from '../util/schedulers';
 import { PythonRandom } from '../util/python_random';
@@ -49,6 +50,8 @@ export abstract class BaseModel {
     this.device = resolveDevice(opt.device);
     this.saveDir = path.join(opt.checkpoints_dir, opt.name);
     this.rng = new PythonRandom(((opt.seed ?? 0) + 1) >>> 0);
+    // As the reference: cuDNN autotuning unless image sizes vary (scale_width).
+    if (this.device.startsWith('cuda')) native().setCudnnBenchmark(opt.preprocess !== 'scale_width');
   }
 
   /** Model-specific setInput: move the batch to the device and unpack it according to the direction. */

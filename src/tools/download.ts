@@ -38,7 +38,7 @@ function buildParser(): OptionParser {
     'Datasets are extracted to <datasets_dir>/<name>/ (the archive is deleted afterwards unless --keep_archive);',
     'models are saved as <checkpoints_dir>/<name>_pretrained/latest_net_G.pth with latest_net_G.json describing',
     'the generator. An interrupted download resumes from its .part file when run again. An existing',
-    '<datasets_dir>/<name> is never overwritten; a model already downloaded is kept (its sidecar is rewritten).',
+    '<datasets_dir>/<name> is never overwritten; a model already downloaded is kept.',
     `The server is ${DEFAULT_MIRROR}; --mirror or $${MIRROR_ENV} replace it (same paths below it).`,
   ].join('\n');
   const parser = new OptionParser('img2img download dataset|model <name>', description);
@@ -187,6 +187,15 @@ export function pretrainedSidecar(entry: ModelEntry): CheckpointInfo {
   };
 }
 
+function readSidecar(file: string): CheckpointInfo | null {
+  try {
+    const info = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointInfo;
+    return info && info.format === 'torch-img2img' && info.network ? info : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Downloads one pretrained generator to <checkpointsDir>/<name>_pretrained/latest_net_G.pth (+ .json). */
 export async function downloadModel(entry: ModelEntry, settings: DownloadSettings, io: ToolIO = PROCESS_IO): Promise<string> {
   const folder = path.join(settings.checkpointsDir, `${entry.name}_pretrained`);
@@ -194,6 +203,13 @@ export async function downloadModel(entry: ModelEntry, settings: DownloadSetting
   const sidecar = path.join(folder, 'latest_net_G.json');
   const created = fs.mkdirSync(folder, { recursive: true });
   if (fs.existsSync(file)) {
+    const existing = readSidecar(sidecar);
+    if (existing && JSON.stringify(existing.network) !== JSON.stringify(entry.network)) {
+      throw new Error(
+        `${file} is already there but holds another generator (${existing.network.arch}, ${existing.network.norm} norm, ` +
+          `from ${String(existing.context?.source ?? 'unknown')}); remove ${folder} to download the ${entry.kind} '${entry.name}' model`,
+      );
+    }
     io.out(`${file} is already there`);
   } else {
     io.out(`downloading ${entry.url}`);

@@ -188,6 +188,16 @@ describe('img2img download (local mirror)', () => {
     assert.strictEqual(sidecar.context.model, 'pix2pix');
   });
 
+  it('does not relabel a generator of the other kind already downloaded under the same name', async () => {
+    server.routes.set('/cyclegan/pretrained_models/sat2map.pth', { body: fs.readFileSync(VALID_PTH) });
+    assert.strictEqual((await run('model', 'sat2map', '--kind', 'cyclegan')).code, 0);
+    const { code, io } = await run('model', 'sat2map', '--kind', 'pix2pix');
+    assert.strictEqual(code, 1);
+    assert.match(io.text(), /already there but holds another generator \(resnet_9blocks, instance norm/);
+    const sidecar = JSON.parse(fs.readFileSync(path.join(root, 'checkpoints', 'sat2map_pretrained', 'latest_net_G.json'), 'utf8'));
+    assert.strictEqual(sidecar.network.arch, 'resnet_9blocks');
+  });
+
   it('refuses a model file that is not a checkpoint, leaving nothing under its name', async () => {
     const { code, io } = await run('model', 'zebra2horse');
     assert.strictEqual(code, 1);
