@@ -51,6 +51,8 @@ const ZIP64_LOCATOR = 0x07064b50;
 /** Largest End Of Central Directory record: 22 bytes plus a comment of up to 65535 bytes. */
 const ZIP_END_SEARCH = 22 + 0xffff;
 const TAR_BLOCK = 512;
+/** Zip members up to this size are read and inflated in one call. */
+const SMALL_ENTRY = 8 << 20;
 
 // ---------------------------------------------------------------------------------------------------------
 // Recognising archives
@@ -117,6 +119,8 @@ interface PendingLink {
 class Extraction {
   readonly summary: ExtractSummary;
   private readonly links: PendingLink[] = [];
+  /** Folders known to exist, so each is created once (archives hold thousands of files per folder). */
+  private readonly folders = new Set<string>();
 
   constructor(
     readonly archive: string,
@@ -153,6 +157,7 @@ class Extraction {
     if (!at) return;
     try {
       fs.mkdirSync(at.full, { recursive: true });
+      this.folders.add(at.full);
     } catch (err) {
       this.refuse(entry, `could not be created: ${(err as Error).message}`);
     }
@@ -164,12 +169,18 @@ class Extraction {
     const at = this.resolve(entry, 'file');
     if (!at) return null;
     try {
-      fs.mkdirSync(path.dirname(at.full), { recursive: true });
+      this.ensureFolder(path.dirname(at.full));
       // no symbolic link exists yet in the folder (they are created last), so this cannot write through one
       return { fd: fs.openSync(at.full, 'w', 0o644), full: at.full };
     } catch (err) {
       this.refuse(entry, `could not be written: ${(err as Error).message}`);
     }
+  }
+
+  private ensureFolder(dir: string): void {
+    if (this.folders.has(dir)) return;
+    fs.mkdirSync(dir, { recursive: true });
+    this.folders.add(dir);
   }
 
   fileWritten(bytes: number): void {
@@ -435,24 +446,15 @@ async function extractZip(file: string, extraction: Extraction): Promise<void> {
       }
       const out = extraction.openFile(entry.name);
       if (!out) continue;
-      let written = 0;
-      let crc = 0;
+      let result: { written: number; crc: number };
       try {
-        const sink = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
-          for await (const chunk of chunks) {
-            written += chunk.length;
-            if (written > entry.size) throw new Error(`it inflates to more than the ${entry.size} bytes its header says (zip bomb?)`);
-            crc = crc32(chunk, crc);
-            fs.writeSync(out.fd, chunk);
-          }
-        };
-        if (entry.method === 8) await pipeline(source(), createInflateRaw(), sink);
-        else await pipeline(source(), sink);
+        result = await writeZipMember(fd, entry, dataStart, source, out.fd);
       } catch (err) {
         extraction.refuse(entry.name, `could not be extracted: ${(err as Error).message}`);
       } finally {
         fs.closeSync(out.fd);
       }
+      const { written, crc } = result;
       if (written !== entry.size) extraction.refuse(entry.name, `has ${written} bytes but its header says ${entry.size} (corrupt archive)`);
       if (crc !== entry.crc) extraction.refuse(entry.name, 'fails its CRC-32 check (corrupt archive)');
       extraction.fileWritten(written);
@@ -460,6 +462,30 @@ async function extractZip(file: string, extraction: Extraction): Promise<void> {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Writes one member's data to `out`; returns what was written and its CRC-32 (checked by the caller). */
+async function writeZipMember(fd: number, entry: ZipEntry, dataStart: number, source: () => Readable, out: number): Promise<{ written: number; crc: number }> {
+  if (entry.compressedSize <= SMALL_ENTRY && entry.size <= SMALL_ENTRY) {
+    // small members (most dataset images) in one read: far faster than a stream per file
+    const stored = readAt(fd, dataStart, entry.compressedSize);
+    const data = entry.method === 8 ? zlib.inflateRawSync(stored, { maxOutputLength: Math.max(1, entry.size) }) : stored;
+    fs.writeSync(out, data);
+    return { written: data.length, crc: crc32(data) };
+  }
+  let written = 0;
+  let crc = 0;
+  const sink = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const chunk of chunks) {
+      written += chunk.length;
+      if (written > entry.size) throw new Error(`it inflates to more than the ${entry.size} bytes its header says (zip bomb?)`);
+      crc = crc32(chunk, crc);
+      fs.writeSync(out, chunk);
+    }
+  };
+  if (entry.method === 8) await pipeline(source(), createInflateRaw(), sink);
+  else await pipeline(source(), sink);
+  return { written, crc };
 }
 
 /** A small member (a symlink target) read whole, inflated when needed. */

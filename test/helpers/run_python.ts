@@ -1,6 +1,6 @@
 /**
  * Runs a snippet with the system Python (the reference's language) so tests can compare
- * our Python work-alikes with the real thing. Tests skip when no Python 3 is installed.
+ * our Python work-alikes with the real thing. Tests that need it fail with a clear message when it is missing (.ci/run installs it).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';

@@ -44,7 +44,7 @@ describe('util/schedulers', () => {
   describe('fixtures (shared/fixtures/parity/schedulers)', () => {
     const files = fs.existsSync(SCHEDULER_FIXTURES) ? fs.readdirSync(SCHEDULER_FIXTURES).filter((f) => f.endsWith('.json')).sort() : [];
     it('has fixture files', function () {
-      if (files.length === 0) this.skip();
+      assert.ok(files.length > 0, 'no scheduler fixtures found');
     });
     for (const file of files) {
       it(`reproduces ${file}`, () => {
@@ -93,7 +93,7 @@ describe('util/schedulers', () => {
   });
 
   it("matches PyTorch 1.13's get_lr formulas evaluated in Python", function () {
-    if (!PYTHON) this.skip();
+    assert.ok(PYTHON, 'this test needs /usr/bin/python3 (.ci/run installs it)');
     const reference = runPythonJson<Record<string, number[]>>(String.raw`
 import json, math
 def linear(base, ec, n, nd, steps):
