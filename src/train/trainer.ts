@@ -17,6 +17,7 @@ import { PythonRandom } from '../util/python_random';
 import { formatLrChange } from '../util/schedulers';
 import { loadTrainingState, readTrainingStateMeta, saveTrainingState, statePath, TrainingCounters } from './training_state';
 import { Visualizer } from './visualizer';
+import { quickCheckDataset } from '../tools/check_data';
 
 export interface IterationInfo {
   epoch: number;
@@ -109,6 +110,13 @@ export async function train(options: Options | string | readonly string[], callb
   log(formatOptions(opt, parser));
   saveOptions(opt, parser);
 
+  // The cheap part of `img2img check-data` (headers only): fail before a long run starts, not hours into it.
+  const check = quickCheckDataset(opt as never);
+  for (const w of check.warnings) log(`warning: ${w}`);
+  if (check.errors.length) {
+    throw new Error(`the dataset is not usable (img2img check-data --dataroot ${opt.dataroot} --dataset_mode ${opt.dataset_mode} for a full report):\n  ` +
+      check.errors.slice(0, 10).join('\n  ') + (check.errors.length > 10 ? `\n  … and ${check.errors.length - 10} more` : ''));
+  }
   const dataRng = new PythonRandom(opt.seed);
   const dataset = createDataset(opt as unknown as DataOptions, dataRng);
   const loader: DataLoader = createDataLoader(opt as unknown as DataOptions, dataset);

@@ -60,11 +60,11 @@ export function facadesLabelPng(file = path.join(FACADES, 'test', '1.jpg')): Buf
 }
 
 /** Polls `fn` until it returns a truthy value or `ms` pass. */
-export async function waitFor<T>(fn: () => Promise<T> | T, ms: number, what: string): Promise<T> {
+export async function waitFor<T>(fn: () => Promise<T> | T, ms: number, what: string): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }

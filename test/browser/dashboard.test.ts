@@ -36,6 +36,9 @@ function watchErrors(page: Page): string[] {
   return errors;
 }
 
+// Browser globals inside page.evaluate (the project compiles without the DOM lib).
+declare const document: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('dashboard in a browser (img2img train --display_port)', function () {
@@ -134,15 +137,15 @@ describe('dashboard in a browser (img2img train --display_port)', function () {
     const final = await waitFor(async () => { const s = await sample(page1); return s.points === 12 ? s : null; }, 5000, 'all 12 points');
     assert.strictEqual(final.epochText, '2 / 2');
     const page = await page1.evaluate(() => ({
-      lines: [...document.querySelectorAll('#chart path.line')].map((p) => p.getAttribute('data-name')),
-      legend: [...document.querySelectorAll('#legend button')].map((b) => b.getAttribute('data-name')),
-      images: [...document.querySelectorAll<HTMLImageElement>('#visuals img')].map((i) => [i.alt, i.naturalWidth, i.naturalHeight]),
+      lines: [...document.querySelectorAll('#chart path.line')].map((p: any) => p.getAttribute('data-name')),
+      legend: [...document.querySelectorAll('#legend button')].map((b: any) => b.getAttribute('data-name')),
+      images: [...document.querySelectorAll('#visuals img')].map((i: any) => [i.alt, i.naturalWidth, i.naturalHeight]),
       lr: document.getElementById('p-lr')!.textContent,
       eta: document.getElementById('p-eta')!.textContent,
-      netG: [...document.querySelectorAll('#options-table tr')].find((r) => r.firstElementChild?.textContent === 'netG')?.className,
-      netGValue: [...document.querySelectorAll('#options-table tr')].find((r) => r.firstElementChild?.textContent === 'netG')?.children[1].textContent,
+      netG: [...document.querySelectorAll('#options-table tr')].find((r: any) => r.firstElementChild?.textContent === 'netG')?.className,
+      netGValue: [...document.querySelectorAll('#options-table tr')].find((r: any) => r.firstElementChild?.textContent === 'netG')?.children[1].textContent,
       epochs: document.querySelectorAll('#epochs-table tbody tr').length,
-      swatch: (document.querySelector('#legend .swatch') as HTMLElement | null)?.style.background ?? '',
+      swatch: document.querySelector('#legend .swatch')?.style.background ?? '',
     }));
     assert.deepStrictEqual(page.lines, ['G_GAN', 'G_L1', 'D_real', 'D_fake']);
     assert.deepStrictEqual(page.legend, ['G_GAN', 'G_L1', 'D_real', 'D_fake']);
