@@ -84,6 +84,40 @@ export interface NativeAdam {
   /** [sync] Copies the moments in. */ setState(state: NativeAdamStateEntry[]): void;
 }
 
+/** What makes a process join a c10d group (torchrun's rendezvous with rank 0 hosting the TCPStore). */
+export interface NativeProcessGroupOptions {
+  backend: 'gloo' | 'nccl';
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  /** Rendezvous and collective timeout. */
+  timeoutMs: number;
+  /** Gloo binds to this network interface (GLOO_SOCKET_IFNAME) … */
+  glooInterface?: string;
+  /** … or to this host's address; neither = the address this host name resolves to. */
+  glooHostname?: string;
+}
+
+/**
+ * One c10d process group (issue 9). Every collective is [sync]: it blocks the JS thread until every rank joined it
+ * or the timeout passed, and must be called in the same order on every rank. After a failed collective the group
+ * is unusable (and is kept allocated until exit: tearing down a half-failed Gloo context can wait on dead peers).
+ */
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly size: number;
+  readonly backend: string;
+  readonly isDisposed: boolean;
+  /** [sync] In place, one collective per tensor. */ allreduce(tensors: NativeTensor[], op?: 'sum' | 'max' | 'min' | 'product'): void;
+  /** [sync] Each parameter's .grad becomes the mean over ranks; bucketed (per dtype/device, ~bucketBytes); returns the bucket count. */
+  allreduceGradients(params: NativeTensor[], bucketBytes: number): number;
+  /** [sync] Copies root's values into these tensors on every rank (no autograd history); returns the bucket count. */
+  broadcast(tensors: NativeTensor[], root: number, bucketBytes: number): number;
+  /** [sync] */ barrier(): void;
+  /** [sync] Releases the group and (rank 0) the store. */ dispose(): void;
+}
+
 export interface NativeInfo {
   torchVersion: string;
   cudaAvailable: boolean;
@@ -120,6 +154,9 @@ export interface NativeBinding {
   /** [sync] */ setCudnnBenchmark(on: boolean): void;
   /** [sync] Sub-pixel ConvTranspose2d on CPU (default on); returns the previous setting. */ setFastConvTranspose(on: boolean): boolean;
   /** [sync] Seconds per Conv2d forward of the given size (benchmark's conv peak). */ benchConv(cin: number, cout: number, k: number, h: number, w: number, iters: number): number;
+  /** [sync] Joins (rank 0: hosts) the rendezvous and builds the group; blocks until every rank arrived or timeoutMs. */
+  ProcessGroup: new (opts: NativeProcessGroupOptions) => NativeProcessGroup;
+  /** [sync] Which c10d backends this build has. */ distributedBackends(): { gloo: boolean; nccl: boolean };
 }
 
 function repoRoot(): string {

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "distributed.h"
 #include "functions.h"
 #include "module.h"
 #include "optim.h"
@@ -40,6 +41,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setCudnnBenchmark", Napi::Function::New(env, SetCudnnBenchmark));
   exports.Set("setFastConvTranspose", Napi::Function::New(env, SetFastConvTransposeJs));
   exports.Set("benchConv", Napi::Function::New(env, BenchConv));
+  exports.Set("ProcessGroup", ProcessGroupWrap::Define(env));
+  exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   return exports;
 }
 

@@ -287,6 +287,7 @@ Napi::Value TensorWrap::Unary(const Napi::CallbackInfo& info) {
     else if (op == "zerosLike") r = torch::zeros_like(t);
     else if (op == "onesLike") r = torch::ones_like(t);
     else if (op == "float") r = t.to(torch::kFloat32);
+    else if (op == "channelsLast") r = t.dim() == 4 ? t.contiguous(torch::MemoryFormat::ChannelsLast) : t;
     else throw UserError("unknown unary op '" + op + "'");
     return Wrap(env, r);
   });

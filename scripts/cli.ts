@@ -1,10 +1,11 @@
 // img2img <command> [options]: the command-line entry point. Each command keeps the reference's flag names.
+import * as path from 'path';
 import { train, StopSignal } from '../src/train/trainer';
 import { runTest } from '../src/inference/test_runner';
 import { convertCheckpoint } from '../src/checkpoint/network_checkpoint';
-import { info } from '../src/runtime';
+import { info, resolveDevice } from '../src/runtime';
 import { HelpRequested, OptionError } from '../src/options/option_errors';
-import { parseOptionsWithParser } from '../src/options/parse_options';
+import { Options, parseOptionsWithParser } from '../src/options/parse_options';
 
 const USAGE = `usage: img2img <command> [options]
 
@@ -25,6 +26,9 @@ type Command = (args: string[]) => Promise<number>;
 
 async function trainCommand(args: string[]): Promise<number> {
   const { opt, parser } = parseOptionsWithParser(args, { isTrain: true });
+  // --nproc_per_node N: start N workers of this command (they see WORLD_SIZE and train); torchrun's job on one machine.
+  const nproc = opt.nproc_per_node ?? 1;
+  if (nproc > 1 && !process.env.WORLD_SIZE) return launchTrainWorkers(opt, nproc, args);
   const stop = new StopSignal();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -39,7 +43,8 @@ async function trainCommand(args: string[]): Promise<number> {
     let dashboard: { close(): Promise<void>; attach: (cb: object) => object } | null = null;
     const displayPort = (opt as unknown as { display_port?: number }).display_port ?? 0;
     let callbacks = {};
-    if (displayPort > 0) {
+    // Across processes only rank 0 serves the live view.
+    if (displayPort > 0 && (process.env.RANK ?? '0') === '0') {
       const { startDashboard } = await import('../src/dashboard/dashboard_server');
       const d = await startDashboard({ port: displayPort, host: (opt as unknown as { display_host?: string }).display_host ?? '127.0.0.1', opt });
       dashboard = d;
@@ -54,6 +59,16 @@ async function trainCommand(args: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** Checks once what every worker would refuse, then runs `img2img train <args>` N times with torchrun's variables. */
+async function launchTrainWorkers(opt: Options, nproc: number, args: string[]): Promise<number> {
+  const { backendFor, checkNormAcrossProcesses, launchWorkers, missingBackend } = await import('../src/distributed');
+  checkNormAcrossProcesses(opt.norm, `--nproc_per_node ${nproc}`);
+  const why = missingBackend(backendFor(resolveDevice(opt.device)));
+  if (why) throw new Error(why);
+  const bin = path.join(__dirname, '..', '..', 'bin', 'img2img.js');
+  return launchWorkers({ nproc, command: [process.execPath, ...process.execArgv, bin, 'train', ...args] });
 }
 
 async function testCommand(args: string[]): Promise<number> {

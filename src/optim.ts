@@ -9,14 +9,22 @@ export interface AdamStateEntry { step: number; expAvg: Tensor | null; expAvgSq:
 export class Adam {
   readonly native: NativeAdam;
   readonly numParams: number;
+  /** The parameters, in the order the optimizer was given them (shared with their networks). */
+  readonly params: readonly Tensor[];
+  /** Runs before every step (data-parallel training installs its gradient all-reduce here). */
+  beforeStep: ((optimizer: Adam) => void) | null = null;
 
   constructor(params: Tensor[], opts: { lr: number; beta1: number; beta2?: number; eps?: number; fused?: boolean }) {
     this.native = new (native().Adam)(params.map((p) => p.native), { lr: opts.lr, beta1: opts.beta1, beta2: opts.beta2 ?? 0.999, eps: opts.eps ?? 1e-8 });
     this.numParams = params.length;
+    this.params = [...params];
     if (opts.fused === false) this.native.fused = false;
   }
 
-  step(): void { this.native.step(); }
+  step(): void {
+    this.beforeStep?.(this);
+    this.native.step();
+  }
   zeroGrad(): void { this.native.zeroGrad(); }
   get lr(): number { return this.native.lr; }
   set lr(v: number) { this.native.lr = v; }

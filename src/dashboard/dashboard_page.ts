@@ -166,7 +166,7 @@ export const DASHBOARD_JS: Asset = {
     if (v === null || v === undefined || !isFinite(v)) return String(v);
     var a = Math.abs(v);
     if (a === 0) return '0';
-    if (a >= 1e5 || a < 1e-3) return v.toExponential(2).replace(/\.?0+e/, 'e').replace('e+', 'e');
+    if (a >= 1e5 || a < 1e-4) return v.toExponential(2).replace(/\.?0+e/, 'e').replace('e+', 'e');
     if (a >= 100) return v.toFixed(1);
     return String(+v.toPrecision(4));
   }

@@ -22,6 +22,8 @@ const KEPT_VISUAL_SETS = 3;
 const PROGRESS_INTERVAL_MS = 250;
 /** Iteration times averaged for seconds per iteration and the ETA. */
 const SPEED_WINDOW = 50;
+/** Significant digits of the loss values sent (the chart needs far fewer than a double holds). */
+const LOSS_DIGITS = 7;
 /** Default bound on what one browser may leave unread before it is dropped. */
 const DEFAULT_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -160,7 +162,9 @@ class DashboardState {
     if (lrChanged) this.lrPoints.push([info.totalIters, info.lr]);
     if (!info.losses) return { point: null, lrChanged };
     for (const n of Object.keys(info.losses)) if (!this.lossNames.includes(n)) this.lossNames.push(n);
-    const point: LossPoint = { it: info.totalIters, epoch: info.epoch, epochIter: info.epochIter, losses: { ...info.losses } };
+    const losses: Record<string, number> = {};
+    for (const [k, v] of Object.entries(info.losses)) losses[k] = Number.isFinite(v) ? Number(v.toPrecision(LOSS_DIGITS)) : v;
+    const point: LossPoint = { it: info.totalIters, epoch: info.epoch, epochIter: info.epochIter, losses };
     this.points.push(point);
     if (this.points.length > MAX_LOSS_POINTS) this.points = this.points.filter((_, i, a) => i % 2 === 1 || i === a.length - 1);
     return { point, lrChanged };
@@ -231,7 +235,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     } else sendError(res, 404, `nothing at ${url.pathname}`);
   });
   guardClientErrors(server);
-  const address = await listen(server, port, host, '--display_port');
+  const address = await listen(server, port, host, { port: '--display_port', host: '--display_host' });
 
   const sendProgress = () => {
     progressTimer = null;

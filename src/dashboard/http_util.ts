@@ -57,13 +57,14 @@ export function sendError(res: http.ServerResponse, status: number, message: str
 }
 
 /** Resolves once the server listens; a busy port or a bad host rejects with a message that names both. */
-export function listen(server: http.Server, port: number, host: string, option: string): Promise<AddressInfo> {
+export function listen(server: http.Server, port: number, host: string, options: { port: string; host: string }): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
+      const badHost = err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN';
       const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EACCES' ? 'permission denied'
-        : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' ? 'no such local address' : err.message;
-      reject(new Error(`cannot listen on ${host}:${port} (${why}): choose another ${option}`));
+        : badHost ? 'not an address of this machine' : err.message;
+      reject(new Error(`cannot listen on ${host}:${port} (${why}): choose another ${badHost ? options.host : options.port}`));
     };
     const onListening = () => {
       server.off('error', onError);

@@ -28,7 +28,8 @@ export function sseFrame(event: string, data: unknown): string {
 }
 
 export class SseHub {
-  private readonly clients = new Set<http.ServerResponse>();
+  /** Each client and the most it may hold unread: the bound, plus the history it was sent on connecting. */
+  private readonly clients = new Map<http.ServerResponse, number>();
   private readonly heartbeat: NodeJS.Timeout;
   private dropped = 0;
   private connected = 0;
@@ -39,7 +40,7 @@ export class SseHub {
     this.heartbeat.unref();
   }
 
-  /** Takes over a request as an event stream; `initial` (frames) is written first, whatever its size. */
+  /** Takes over a request as an event stream; `initial` (frames) is written first, and not counted against the bound. */
   add(req: http.IncomingMessage, res: http.ServerResponse, initial: string): void {
     if (this.closed) { res.writeHead(503).end(); return; }
     res.writeHead(200, {
@@ -51,7 +52,7 @@ export class SseHub {
     });
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
-    this.clients.add(res);
+    this.clients.set(res, this.options.maxBufferBytes + initial.length);
     this.connected++;
     const forget = () => { this.clients.delete(res); };
     res.on('close', forget);
@@ -65,8 +66,8 @@ export class SseHub {
 
   /** Writes to every client; a client already holding more than the bound is dropped instead. */
   private send(frame: string): void {
-    for (const res of this.clients) {
-      if (res.writableLength + frame.length > this.options.maxBufferBytes) {
+    for (const [res, limit] of this.clients) {
+      if (res.writableLength + frame.length > limit) {
         this.clients.delete(res);
         this.dropped++;
         res.destroy();
@@ -85,7 +86,7 @@ export class SseHub {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     clearInterval(this.heartbeat);
-    const ended = [...this.clients].map((res) => new Promise<void>((resolve) => {
+    const ended = [...this.clients.keys()].map((res) => new Promise<void>((resolve) => {
       res.once('close', resolve);
       res.end(lastFrame, resolve);
     }));

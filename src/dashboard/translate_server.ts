@@ -162,7 +162,7 @@ export async function startTranslateServer(options: TranslateServerOptions): Pro
   // Slow uploads are fine; a connection that sends nothing for this long is closed.
   server.requestTimeout = 5 * 60_000;
   try {
-    const address = await listen(server, port, host, '--port');
+    const address = await listen(server, port, host, { port: '--port', host: '--host' });
     return {
       url: urlOf(host, address.port),
       generator,

@@ -29,9 +29,19 @@ export interface Batch {
   B_paths?: string[];
 }
 
+/** Chooses which items an epoch visits, in order (the DistributedSampler of data-parallel training). */
+export interface Sampler {
+  /** Items per epoch for a dataset of `datasetLength` items. */
+  numSamples(datasetLength: number): number;
+  /** The indices of the epoch about to start (asked once per epoch). */
+  indices(datasetLength: number): number[];
+}
+
 export interface DataLoaderOptions {
   /** Source of the shuffle; defaults to the dataset's Rng. */
   rng?: Rng;
+  /** Replaces the loader's own order (0..n-1, shuffled unless --serial_batches) when given. */
+  sampler?: Sampler;
   /** Decoded images kept in memory across epochs, in bytes (all workers together; default 2 GiB). */
   cacheBudgetBytes?: number;
   /** Batches prepared ahead of the consumer when --num_threads > 0 (default: 2, or enough for 2 items per worker). */
@@ -58,6 +68,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Batches per epoch. */
   readonly batchesPerEpoch: number;
   private readonly rng: Rng;
+  private readonly sampler: Sampler | null;
   private readonly pool: ImageWorkerPool | null;
   private readonly cache: DecodedImageCache | null;
   private readonly prefetch: number;
@@ -75,8 +86,10 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (!Number.isInteger(num_threads) || num_threads < 0) throw expected('an integer >= 0', '--num_threads', num_threads);
     if (!(max_dataset_size >= 0)) throw expected('a number >= 0 or inf', '--max_dataset_size', max_dataset_size);
     this.rng = options.rng ?? dataset.rng;
+    this.sampler = options.sampler ?? null;
     this.length = Math.min(dataset.length, max_dataset_size);
-    const batchesOverDataset = Math.ceil(dataset.length / batch_size);
+    const items = this.sampler ? this.sampler.numSamples(dataset.length) : dataset.length;
+    const batchesOverDataset = Math.ceil(items / batch_size);
     this.batchesPerEpoch = Math.min(batchesOverDataset, Math.ceil(max_dataset_size / batch_size));
     const budget = options.cacheBudgetBytes ?? DEFAULT_CACHE_BUDGET_BYTES;
     this.pool = num_threads > 0 ? new ImageWorkerPool(num_threads, budget) : null;
@@ -132,8 +145,9 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
   }
 
-  /** Indices of one epoch: 0..n-1, shuffled like Python's random.shuffle unless --serial_batches. */
+  /** Indices of one epoch: the sampler's, or 0..n-1 shuffled like Python's random.shuffle unless --serial_batches. */
   private epochOrder(): number[] {
+    if (this.sampler) return this.sampler.indices(this.dataset.length);
     const order = Array.from({ length: this.dataset.length }, (_, i) => i);
     if (!this.opt.serial_batches) {
       for (let i = order.length - 1; i > 0; i--) {

@@ -40,6 +40,8 @@ export abstract class BaseModel {
   metric = 0;
   /** Python-random-compatible generator for the model's own draws (ImagePool). */
   readonly rng: PythonRandom;
+  /** False on ranks > 0 of a distributed run: only rank 0 writes checkpoints (saveNetworks writes nothing). */
+  writesFiles = true;
 
   protected readonly tensors = new Map<string, Tensor>();
   protected readonly losses = new Map<string, Tensor | number>();
@@ -176,6 +178,7 @@ export abstract class BaseModel {
 
   /** Writes `<epoch>_net_<name>.pth` (+ sidecar) for every model name, atomically. */
   saveNetworks(epoch: string | number): string[] {
+    if (!this.writesFiles) return [];
     fs.mkdirSync(this.saveDir, { recursive: true });
     const files: string[] = [];
     for (const name of this.modelNames) {

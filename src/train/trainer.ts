@@ -5,6 +5,7 @@ import * as path from 'path';
 import { createDataLoader, DataLoader } from '../data/data_loader';
 import { createDataset } from '../data/create_dataset';
 import type { DataOptions } from '../data/base_dataset';
+import { DistributedTraining } from '../distributed/data_parallel';
 import { createModel } from '../models';
 import type { BaseModel } from '../models/base_model';
 import { parseOptionsWithParser, Options } from '../options/parse_options';
@@ -12,6 +13,7 @@ import { formatOptions, saveOptions } from '../options/print_options';
 import type { OptionParser } from '../options/option_parser';
 import { info, manualSeed, resolveDevice, setNumThreads } from '../runtime';
 import type { Tensor } from '../tensor';
+import { removeStaleTemporaries } from '../util/atomic_write';
 import { ProgressBar } from '../util/progress';
 import { PythonRandom } from '../util/python_random';
 import { formatLrChange } from '../util/schedulers';
@@ -64,12 +66,48 @@ export interface TrainResult {
   seconds: number;
 }
 
-/** Thrown when a loss turns NaN/Inf under --nan_policy stop. */
+const NAN_ADVICE = 'the last saved checkpoint is kept unchanged; lower --lr or use --nan_policy skip';
+
+/**
+ * Thrown when a loss turns NaN/Inf under --nan_policy stop, or when a network's weights do (checked before every
+ * save, so that a diverged step never overwrites the last good checkpoint). `lossName` is the loss, or
+ * `<network>.<key>` for a weight.
+ */
 export class NonFiniteLossError extends Error {
-  constructor(readonly lossName: string, readonly value: number, readonly epoch: number, readonly totalIters: number) {
-    super(`loss ${lossName} became ${value} at epoch ${epoch}, iteration ${totalIters}: training stopped ` +
-      '(the last saved checkpoint is kept unchanged; lower --lr or use --nan_policy skip)');
+  readonly isWeight: boolean;
+
+  constructor(readonly lossName: string, readonly value: number, readonly epoch: number, readonly totalIters: number,
+    opts: { weight?: boolean; advice?: string } = {}) {
+    const dot = lossName.indexOf('.');
+    const what = opts.weight
+      ? `weight ${lossName.slice(dot + 1)} of network ${lossName.slice(0, dot)} became non-finite (NaN or Inf)`
+      : `loss ${lossName} became ${value}`;
+    super(`${what} at epoch ${epoch}, iteration ${totalIters}: training stopped (${opts.advice ?? NAN_ADVICE})`);
+    this.name = 'NonFiniteLossError';
+    this.isWeight = !!opts.weight;
   }
+}
+
+/** The first weight or buffer holding a NaN/Inf, as `<network>.<key>`, or null when all are finite. */
+function firstNonFiniteWeight(model: BaseModel): string | null {
+  for (const name of model.modelNames) {
+    const tensors = model.networks[name].stateDict();
+    try {
+      for (const [key, t] of tensors) if (!t.isFinite()) return `${name}.${key}`;
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+  }
+  return null;
+}
+
+/**
+ * Test hook: IMG2IMG_FAULT_NAN_AT_ITER=<n> feeds an all-NaN input batch at total iteration n, so that tests can
+ * exercise --nan_policy deterministically. Does nothing unless set; never set it outside tests.
+ */
+function faultNanIteration(): number {
+  const n = Number(process.env.IMG2IMG_FAULT_NAN_AT_ITER ?? 0);
+  return Number.isInteger(n) && n > 0 ? n : 0;
 }
 
 /** A stop request from a signal or the caller; the loop saves `latest` and returns. */
@@ -95,12 +133,18 @@ export async function train(options: Options | string | readonly string[], callb
   if (!parser) parser = parseOptionsWithParser(['--dataroot', opt.dataroot, '--model', opt.model, '--dataset_mode', opt.dataset_mode], { isTrain: true }).parser;
 
   let bar: ProgressBar | null = null;
+  let dist: DistributedTraining | null = null;
   const log = (line: string) => {
+    // Across processes, ranks > 0 print only their loss records (as the reference) and warnings.
+    if (dist && !dist.isMain && !line.startsWith('[Rank ') && !line.startsWith('warning')) return;
     if (callbacks.log) callbacks.log(line);
     else if (bar) bar.log(line);
     else process.stdout.write(line + '\n');
   };
 
+  // WORLD_SIZE > 1 (img2img train --nproc_per_node, torchrun, or any launcher that sets its variables): join the
+  // process group first; it settles this rank's device, threads and seed.
+  dist = DistributedTraining.fromEnvironment(opt, log);
   setNumThreads(opt.threads);
   opt.device = resolveDevice(opt.device);
   const rt = info();
@@ -108,7 +152,7 @@ export async function train(options: Options | string | readonly string[], callb
   log(`seed: ${opt.seed}`);
   manualSeed(opt.seed);
   log(formatOptions(opt, parser));
-  saveOptions(opt, parser);
+  if (!dist || dist.isMain) saveOptions(opt, parser);
 
   // The cheap part of `img2img check-data` (headers only): fail before a long run starts, not hours into it.
   const check = quickCheckDataset(opt as never);
@@ -119,13 +163,18 @@ export async function train(options: Options | string | readonly string[], callb
   }
   const dataRng = new PythonRandom(opt.seed);
   const dataset = createDataset(opt as unknown as DataOptions, dataRng);
-  const loader: DataLoader = createDataLoader(opt as unknown as DataOptions, dataset);
+  const loader: DataLoader = createDataLoader(opt as unknown as DataOptions, dataset, dist ? { sampler: dist.sampler } : undefined);
   log(`The number of training images = ${loader.length}`);
 
   const model = createModel(opt);
+  if (dist) model.writesFiles = dist.isMain;  // only rank 0 writes checkpoints
+  // A run killed in the middle of a save leaves a temporary next to the checkpoint; it is never read, only removed.
+  const stale = model.writesFiles ? removeStaleTemporaries(model.saveDir) : [];
+  if (stale.length) log(`removed ${stale.length} unfinished save(s) of an interrupted run: ${stale.join(', ')}`);
   const stop = extra.stop ?? new StopSignal();
   const result: TrainResult = { epochs: 0, totalIters: 0, interrupted: false, lastLosses: {}, dataSeconds: 0, seconds: 0 };
   const started = Date.now();
+  let failed = false;
   try {
     log(model.describeNetworks(opt.verbose));
     const lastEpoch = opt.n_epochs! + opt.n_epochs_decay!;
@@ -133,12 +182,15 @@ export async function train(options: Options | string | readonly string[], callb
     let totalIters = 0;
     let skipItems = 0;
     let resumedEpochIter = 0;
+    // The state a non-finite step rolls back to under --nan_policy skip: the last one this run loaded or saved.
+    let lastStateFile: string | null = null;
 
     if (opt.continue_train) {
       const suffix = opt.load_iter > 0 ? `iter_${opt.load_iter}` : opt.epoch;
       const file = statePath(model.saveDir, suffix);
       if (fs.existsSync(file)) {
         const meta = loadTrainingState(file, model);
+        lastStateFile = file;
         totalIters = meta.totalIters;
         if (meta.epochComplete) {
           startEpoch = meta.epoch + 1;
@@ -156,16 +208,40 @@ export async function train(options: Options | string | readonly string[], callb
       }
     }
 
-    const visualizer = new Visualizer(opt as never);
+    // As DDP: every rank starts from rank 0's weights (after init or loading) and checks that it set up the same run.
+    dist?.prepare(model, { datasetLength: loader.length, batchesPerEpoch: loader.batchesPerEpoch, startEpoch, lastEpoch, totalIters });
+    const visualizer = new Visualizer(opt as never, dist?.rank ?? 0);
     callbacks.onStart?.({ opt, model, datasetSize: loader.length, startEpoch, lastEpoch });
     const batchSize = opt.batch_size;
     const printFreq = opt.print_freq!, displayFreq = opt.display_freq!, htmlFreq = opt.update_html_freq!;
     const saveLatestFreq = opt.save_latest_freq!, saveEpochFreq = opt.save_epoch_freq!;
     let dataRngEpochStart = dataRng.getState();
+    const nanPolicy = opt.nan_policy ?? 'stop';
+    const faultNanAt = faultNanIteration();
 
+    /** A NaN/Inf loss or weight: --nan_policy stop throws; skip rolls back to the last saved state and goes on. */
+    const onNonFinite = (error: NonFiniteLossError): void => {
+      if (nanPolicy === 'stop') throw error;
+      if (!lastStateFile || !fs.existsSync(lastStateFile)) {
+        throw new NonFiniteLossError(error.lossName, error.value, error.epoch, error.totalIters, {
+          weight: error.isWeight,
+          advice: '--nan_policy skip has no saved training state to roll back to yet; lower --lr, or save earlier with a smaller --save_latest_freq',
+        });
+      }
+      log(`warning: ${error.message.replace(/: training stopped .*$/, '')}; --nan_policy skip: restoring ${lastStateFile} and going on`);
+      loadTrainingState(lastStateFile, model);
+    };
+    /** Before every save: a diverged step must never overwrite the last good checkpoint. */
+    const checkWeights = (epoch: number, iters: number): void => {
+      const bad = firstNonFiniteWeight(model);
+      if (bad) onNonFinite(new NonFiniteLossError(bad, NaN, epoch, iters, { weight: true }));
+    };
     const saveLatest = (epoch: number, counters: TrainingCounters, label: string) => {
+      checkWeights(epoch, counters.totalIters);
       model.saveNetworks(label);
-      saveTrainingState(statePath(model.saveDir, label), model, counters, { data: dataRng.getState(), dataEpochStart: dataRngEpochStart });
+      const file = statePath(model.saveDir, label);
+      saveTrainingState(file, model, counters, { data: dataRng.getState(), dataEpochStart: dataRngEpochStart });
+      lastStateFile = file;
     };
 
     for (let epoch = startEpoch; epoch <= lastEpoch; epoch++) {
@@ -174,8 +250,9 @@ export async function train(options: Options | string | readonly string[], callb
       let epochIter = 0;
       let tData = 0;
       visualizer.reset();
+      dist?.startEpoch(epoch, dataRng);
       dataRngEpochStart = dataRng.getState();
-      const interactive = process.stdout.isTTY && !callbacks.log;
+      const interactive = process.stdout.isTTY && !callbacks.log && (!dist || dist.isMain);
       bar = interactive ? new ProgressBar({ total: loader.length, epoch, lastEpoch }) : null;
       let losses: Record<string, number> = {};
 
@@ -192,22 +269,20 @@ export async function train(options: Options | string | readonly string[], callb
         result.dataSeconds += (iterStart - iterDataTime) / 1000;
         totalIters += batchSize;
         epochIter += batchSize;
+        const inputA = totalIters === faultNanAt ? new Float32Array(batch.A.length).fill(NaN) : batch.A;
         model.setInput({
-          A: { data: batch.A, shape: batch.shapeA },
+          A: { data: inputA, shape: batch.shapeA },
           B: batch.B ? { data: batch.B, shape: batch.shapeB! } : undefined,
           A_paths: batch.A_paths, B_paths: batch.B_paths,
         });
         model.optimizeParameters();
         losses = model.getCurrentLosses();
-        const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
-        if (bad) {
-          if ((opt.nan_policy ?? 'stop') === 'stop') throw new NonFiniteLossError(bad[0], bad[1], epoch, totalIters);
-          log(`warning: loss ${bad[0]} became ${bad[1]} at epoch ${epoch}, iteration ${totalIters}; --nan_policy skip: restoring the last saved state`);
-          const latest = statePath(model.saveDir, 'latest');
-          if (!fs.existsSync(latest)) throw new NonFiniteLossError(bad[0], bad[1], epoch, totalIters);
-          loadTrainingState(latest, model);
-        }
-        if (totalIters % displayFreq === 0) {
+        // Across processes the ranks decide together (one tiny all-reduce), so that all stop or roll back at once.
+        const agreed = dist?.agree(losses, !!(stop.requested || callbacks.shouldStop?.()));
+        const bad = agreed ? agreed.nonFinite : Object.entries(losses).find(([, v]) => !Number.isFinite(v));
+        if (bad) onNonFinite(new NonFiniteLossError(bad[0], bad[1], epoch, totalIters));
+        // After a roll-back the visuals are still the diverged step's: nothing worth showing.
+        if (totalIters % displayFreq === 0 && !bad) {
           const saveResult = totalIters % htmlFreq === 0;
           model.computeVisuals();
           const visuals = model.getCurrentVisuals();
@@ -229,7 +304,7 @@ export async function train(options: Options | string | readonly string[], callb
           epoch, epochIter, totalIters, losses: totalIters % printFreq === 0 ? losses : undefined,
           lr: model.optimizers[0]?.lr ?? 0, tComp, tData, epochSize: loader.length, lastEpoch,
         });
-        if (stop.requested || callbacks.shouldStop?.()) {
+        if (agreed ? agreed.stop : (stop.requested || callbacks.shouldStop?.())) {
           bar?.finish(); bar = null;
           log(`${stop.requested ?? 'stop requested'}: saving the latest model (epoch ${epoch}, total_iters ${totalIters})`);
           saveLatest(epoch, { epoch, epochIter, totalIters, epochComplete: false }, 'latest');
@@ -242,11 +317,15 @@ export async function train(options: Options | string | readonly string[], callb
       }
       bar?.finish(); bar = null;
       skipItems = 0;
+      // Checked before the LR update, so that a roll-back under --nan_policy skip cannot undo the update.
+      checkWeights(epoch, totalIters);
       const [oldLr, newLr] = model.updateLearningRate();
       log(formatLrChange(oldLr, newLr));
       // Every epoch ends with a complete resumable state; the reference's files follow its own cadence.
-      saveTrainingState(statePath(model.saveDir, 'latest'), model, { epoch, epochIter: 0, totalIters, epochComplete: true },
+      const epochState = statePath(model.saveDir, 'latest');
+      saveTrainingState(epochState, model, { epoch, epochIter: 0, totalIters, epochComplete: true },
         { data: dataRng.getState(), dataEpochStart: dataRngEpochStart });
+      lastStateFile = epochState;
       if (epoch % saveEpochFreq === 0) {
         log(`saving the model at the end of epoch ${epoch}, iters ${totalIters}`);
         model.saveNetworks('latest');
@@ -265,11 +344,15 @@ export async function train(options: Options | string | readonly string[], callb
       void resumedEpochIter;
     }
     return result;
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     bar?.finish();
     result.seconds = (Date.now() - started) / 1000;
     await loader.close?.();
     model.dispose();
+    dist?.close(!failed);
   }
 }
 

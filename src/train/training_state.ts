@@ -50,9 +50,10 @@ function raw(t: Tensor): RawTensor {
   return { dtype: t.dtype as RawTensor['dtype'], shape: t.shape, data: t.toBytes() };
 }
 
-/** Writes the whole state atomically. */
+/** Writes the whole state atomically (nothing on a model that does not write files: ranks > 0 of a distributed run). */
 export function saveTrainingState(file: string, model: BaseModel, counters: TrainingCounters,
   rngs: { data: PythonRandomState | null; dataEpochStart: PythonRandomState | null }): void {
+  if (!model.writesFiles) return;
   const tensors: RawStateDict = new Map();
   for (const name of model.modelNames) {
     for (const [k, v] of networkToRaw(model.networks[name])) tensors.set(`net.${name}.${k}`, v);

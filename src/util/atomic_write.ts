@@ -1,7 +1,14 @@
 /**
  * Writes a file so that readers see either the old content or the complete new content, never a torn file:
  * write a temporary file next to the target, fsync it, rename it over the target, fsync the folder.
- * A crash, a full disk (ENOSPC) or any other error leaves the previous file untouched and no temporary behind.
+ * A full disk (ENOSPC) or any other error leaves the previous file untouched and no temporary behind; a crash
+ * (kill -9, power loss) leaves the previous file untouched and at most a stale `<target>.tmp-<pid>-<hex>`, which
+ * removeStaleTemporaries() cleans up and which no reader takes for a checkpoint (its name does not end in .pth).
+ *
+ * Test hook: IMG2IMG_FAULT_SAVE_DELAY_MS=<ms> makes writeFileAtomic sleep that long (blocking the thread; the async
+ * twin waits on a timer) after the temporary file is complete and before the rename, so a test can kill the
+ * process in the middle of a save.
+ * It is read on every call and does nothing unless set; never set it outside tests.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -24,6 +31,68 @@ export class AtomicWriteError extends Error {
 /** Same folder as the target, so the final rename never crosses file systems. */
 function temporaryPathFor(target: string): string {
   return `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+/** `<target>.tmp-<pid>-<12 hex digits>`, as temporaryPathFor names them. */
+const TEMPORARY_NAME = /^(.+)\.tmp-(\d+)-[0-9a-f]{12}$/;
+
+/** The target a temporary file of writeFileAtomic stands for, or null when `fileName` is not one. */
+export function atomicWriteTarget(fileName: string): string | null {
+  const m = TEMPORARY_NAME.exec(fileName);
+  return m ? m[1] : null;
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/**
+ * Removes the temporaries that writers killed in the middle of a save left in `folder` (those of processes that
+ * no longer run; a live writer's file is never touched). Returns the removed file names.
+ */
+export function removeStaleTemporaries(folder: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(folder);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMPORARY_NAME.exec(name);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || isProcessAlive(pid)) continue;
+    try {
+      fs.rmSync(path.join(folder, name), { force: true });
+      removed.push(name);
+    } catch {
+      // cannot remove it: it stays harmless (no reader takes it for a checkpoint)
+    }
+  }
+  return removed;
+}
+
+function faultInjectionDelayMs(): number {
+  const ms = Number(process.env.IMG2IMG_FAULT_SAVE_DELAY_MS ?? 0);
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
+}
+
+/** The IMG2IMG_FAULT_SAVE_DELAY_MS test hook (see the file comment): blocks the thread, as a slow disk would. */
+function faultInjectionDelay(): void {
+  const ms = faultInjectionDelayMs();
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** The same hook for writeFileAtomicAsync: waits without blocking the event loop. */
+async function faultInjectionDelayAsync(): Promise<void> {
+  const ms = faultInjectionDelayMs();
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function chunksOf(data: AtomicWriteData): ReadonlyArray<Buffer> {
@@ -87,6 +156,7 @@ export function writeFileAtomic(target: string, data: AtomicWriteData): void {
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
+    faultInjectionDelay();
     fs.renameSync(temporary, target);
     fsyncFolderSync(path.dirname(target));
   } catch (err) {
@@ -121,6 +191,7 @@ export async function writeFileAtomicAsync(target: string, data: AtomicWriteData
     await handle.sync();
     await handle.close();
     handle = undefined;
+    await faultInjectionDelayAsync();
     await fs.promises.rename(temporary, target);
     await fsyncFolder(path.dirname(target));
   } catch (err) {

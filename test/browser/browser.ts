@@ -1,4 +1,4 @@
-// What the browser tests share: launching Debian's chromium headless (skipping when it is not installed), the
+// What the browser tests share: launching Debian's chromium headless (failing clearly when it is not installed), the
 // artifacts folder for screenshots, and a small facades dataset / label image made from the shared fixtures.
 import * as fs from 'fs';
 import * as os from 'os';
@@ -17,10 +17,10 @@ const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run',
 ];
 
-/** Launches headless chromium, or skips the suite (with the reason) when it is missing. */
-export async function launchOrSkip(ctx: Mocha.Context): Promise<Browser> {
+/** Launches headless chromium; a missing browser fails the suite with what to install (.ci/run installs it). */
+export async function launchBrowser(_ctx: Mocha.Context): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM)) {
-    ctx.skip();
+    throw new Error(`the browser tests need Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
   }
   const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
@@ -56,7 +56,7 @@ export function facadesLabelPng(file = path.join(FACADES, 'test', '1.jpg')): Buf
       out.data[d] = img.data[s]; out.data[d + 1] = img.data[s + 1]; out.data[d + 2] = img.data[s + 2]; out.data[d + 3] = 255;
     }
   }
-  return PNG.sync.write(out);
+  return PNG.sync.write(out, { colorType: 2 });
 }
 
 /** Polls `fn` until it returns a truthy value or `ms` pass. */
