@@ -74,6 +74,8 @@ void AdamWrap::StepOne(torch::Tensor& p, AdamState& s) {
         pp[i] = pp[i] + negStep * (mi / denom);
       }
     });
+    // Raw writes do not bump the version counter: do it, so caches keyed on it (sub-pixel kernels) see the change.
+    torch::autograd::impl::bump_version(p);
     return;
   }
   s.expAvg.mul_(beta1_).add_(g, 1 - beta1_);

@@ -36,27 +36,34 @@ torch::Tensor SubpixelConvTranspose2dImpl::ForwardReference(const torch::Tensor&
   return torch::conv_transpose2d(x, weight, bias, /*stride=*/2, padding, outputPadding);
 }
 
+torch::Tensor SubpixelConvTranspose2dImpl::PhaseKernel() {
+  // K[phase*cout + o, i, ty, tx] = weight[i, o, Tap(a, ty), Tap(b, tx)], zero taps zero. One gather over the flattened
+  // kernel plus one permute; cached while the weight is unchanged (inference), rebuilt after each optimizer step.
+  const int64_t version = weight._version();
+  if (cachedKernel_.defined() && cachedVersion_ == version && !torch::GradMode::is_enabled()) return cachedKernel_;
+  const int64_t cin = weight.size(0), cout = weight.size(1), kk = kernel * kernel;
+  std::vector<int64_t> index;
+  std::vector<float> mask;
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t ty = 0; ty < 2; ++ty)
+        for (int64_t tx = 0; tx < 2; ++tx) {
+          const int64_t ky = Tap(kernel, a, ty), kx = Tap(kernel, b, tx);
+          index.push_back(ky < 0 || kx < 0 ? 0 : ky * kernel + kx);
+          mask.push_back(ky < 0 || kx < 0 ? 0.f : 1.f);
+        }
+  auto idx = torch::tensor(index, torch::kLong).to(weight.device());
+  auto gathered = weight.reshape({cin, cout, kk}).index_select(2, idx);  // [cin, cout, 16]
+  if (kernel == 3) gathered = gathered * torch::tensor(mask, weight.options()).view({1, 1, 16});
+  auto k = gathered.view({cin, cout, 4, 2, 2}).permute({2, 1, 0, 3, 4}).reshape({4 * cout, cin, 2, 2});
+  if (!torch::GradMode::is_enabled()) { cachedKernel_ = k; cachedVersion_ = version; }
+  return k;
+}
+
 torch::Tensor SubpixelConvTranspose2dImpl::ForwardSubpixel(const torch::Tensor& x) {
   const int64_t H = x.size(2), W = x.size(3);
   const int64_t cout = weight.size(1);
-  // K[phase*cout + o, i, ty, tx] = weight[i, o, Tap(a, ty), Tap(b, tx)] (zero taps stay zero).
-  std::vector<torch::Tensor> phases;
-  for (int64_t a = 0; a < 2; ++a) {
-    for (int64_t b = 0; b < 2; ++b) {
-      std::vector<torch::Tensor> rows;
-      for (int64_t ty = 0; ty < 2; ++ty) {
-        std::vector<torch::Tensor> cols;
-        for (int64_t tx = 0; tx < 2; ++tx) {
-          const int64_t ky = Tap(kernel, a, ty), kx = Tap(kernel, b, tx);
-          if (ky < 0 || kx < 0) cols.push_back(torch::zeros({weight.size(0), cout}, weight.options()));
-          else cols.push_back(weight.select(3, kx).select(2, ky));  // [in, out]
-        }
-        rows.push_back(torch::stack(cols, -1));  // [in, out, 2(tx)]
-      }
-      phases.push_back(torch::stack(rows, -2).transpose(0, 1));  // [out, in, 2(ty), 2(tx)]
-    }
-  }
-  torch::Tensor k = torch::cat(phases, 0);  // [4*out, in, 2, 2]
+  torch::Tensor k = PhaseKernel();  // [4*out, in, 2, 2]
   torch::Tensor xp, z;
   std::vector<torch::Tensor> ys;
   if (kernel == 4) {

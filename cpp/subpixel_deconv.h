@@ -15,9 +15,14 @@ struct SubpixelConvTranspose2dImpl : torch::nn::Module {
   // The libtorch ConvTranspose2d path (reference math), used on CUDA and when the fast path is off.
   torch::Tensor ForwardReference(const torch::Tensor& x);
   torch::Tensor ForwardSubpixel(const torch::Tensor& x);
+  torch::Tensor PhaseKernel();
 
   torch::Tensor weight, bias;  // weight [in, out, k, k] as ConvTranspose2d
   int64_t kernel, padding, outputPadding;
+
+ private:
+  torch::Tensor cachedKernel_;  // the phase kernel of an unchanged weight (no-grad forwards only)
+  int64_t cachedVersion_ = -1;
 };
 TORCH_MODULE(SubpixelConvTranspose2d);
 

@@ -3,7 +3,7 @@
 // reported.
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadCheckpoint, networkFileName, sidecarPath, METADATA_KEY, CheckpointInfo } from '../checkpoint/network_checkpoint';
+import { networkFileName, sidecarPath, METADATA_KEY, CheckpointInfo } from '../checkpoint/network_checkpoint';
 import type { Options } from '../options/parse_options';
 import { readStateDictRaw } from '../checkpoint';
 
@@ -53,6 +53,5 @@ export function applyCheckpointDescription(opt: Options, argv: readonly string[]
     }
   }
   if (taken.length) notes.push(`from ${path.basename(file)}: ${taken.join(', ')}`);
-  void loadCheckpoint;
   return notes;
 }
