@@ -88,11 +88,11 @@ function isDebianLike() {
 }
 
 function aptInstall() {
-  log('no libtorch found; installing Debian packages: apt-get install -y libtorch-dev libopenblas0-pthread');
+  log('no libtorch found; installing Debian packages: apt-get install -y libtorch-dev libopenblas0-pthread libgloo-dev');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   let r = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
   if (r.status !== 0) return false;
-  r = spawnSync('apt-get', ['install', '-y', 'libtorch-dev', 'libopenblas0-pthread'], { stdio: 'inherit', env });
+  r = spawnSync('apt-get', ['install', '-y', 'libtorch-dev', 'libopenblas0-pthread', 'libgloo-dev'], { stdio: 'inherit', env });
   return r.status === 0;
 }
 
