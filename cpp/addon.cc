@@ -41,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setCudnnBenchmark", Napi::Function::New(env, SetCudnnBenchmark));
   exports.Set("setFastConvTranspose", Napi::Function::New(env, SetFastConvTransposeJs));
   exports.Set("benchConv", Napi::Function::New(env, BenchConv));
+  exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory));
   exports.Set("ProcessGroup", ProcessGroupWrap::Define(env));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   return exports;

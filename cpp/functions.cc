@@ -3,6 +3,9 @@
 #include "functions.h"
 
 #include <cstring>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sstream>
 
 #include "errors.h"
@@ -263,5 +266,17 @@ Napi::Value BenchConv(const Napi::CallbackInfo& info) {
     auto t1 = std::chrono::steady_clock::now();
     return Napi::Number::New(env, std::chrono::duration<double>(t1 - t0).count() / double(iters));
   });
+}
+}  // namespace img2img
+
+namespace img2img {
+// releaseMemory(): returns freed heap pages to the OS (glibc malloc_trim). Training loops allocate and free many
+// medium-sized tensors; glibc keeps the freed pages, so RSS creeps up without this.
+Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
+#ifdef __GLIBC__
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
 }
 }  // namespace img2img

@@ -36,6 +36,8 @@ export interface DataCheckOptions {
   preprocess?: string;
   max_image_pixels?: number;
   max_dataset_size?: number;
+  /** With --skip_bad_images, unreadable images are warnings (the loader skips them), not errors. */
+  skip_bad_images?: boolean;
 }
 
 export interface DataCheckResult {
@@ -365,6 +367,8 @@ function scanHeaders(opt: DataCheckOptions): Scan {
       if (probe.ok) {
         list.push(probe.facts);
         readable.push(file);
+      } else if (opt.skip_bad_images) {
+        warnings.push(`${probe.problem} (--skip_bad_images: it will be skipped)`);
       } else {
         errors.push(probe.problem);
       }

@@ -181,7 +181,6 @@ export async function train(options: Options | string | readonly string[], callb
     let startEpoch = opt.epoch_count!;
     let totalIters = 0;
     let skipItems = 0;
-    let resumedEpochIter = 0;
     // The state a non-finite step rolls back to under --nan_policy skip: the last one this run loaded or saved.
     let lastStateFile: string | null = null;
 
@@ -200,7 +199,6 @@ export async function train(options: Options | string | readonly string[], callb
           startEpoch = meta.epoch;
           if (meta.dataRngEpochStart) dataRng.setState(meta.dataRngEpochStart);
           skipItems = meta.epochIter;
-          resumedEpochIter = meta.epochIter;
         }
         log(`resuming from ${file}: epoch ${startEpoch}${skipItems ? ` (after ${skipItems} images)` : ''}, total_iters ${totalIters}, lr ${model.optimizers[0]?.lr}`);
       } else {
@@ -304,6 +302,9 @@ export async function train(options: Options | string | readonly string[], callb
           epoch, epochIter, totalIters, losses: totalIters % printFreq === 0 ? losses : undefined,
           lr: model.optimizers[0]?.lr ?? 0, tComp, tData, epochSize: loader.length, lastEpoch,
         });
+        // Let the event loop run: with in-process loading (--num_threads 0) every await above resolves at once, and
+        // without this turn SIGINT/SIGTERM handlers (and the dashboard) would wait for the end of training.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (agreed ? agreed.stop : (stop.requested || callbacks.shouldStop?.())) {
           bar?.finish(); bar = null;
           log(`${stop.requested ?? 'stop requested'}: saving the latest model (epoch ${epoch}, total_iters ${totalIters})`);
@@ -341,7 +342,6 @@ export async function train(options: Options | string | readonly string[], callb
       result.totalIters = totalIters;
       result.lastLosses = losses;
       await callbacks.onEpoch?.({ epoch, totalIters, lr: newLr, seconds, losses });
-      void resumedEpochIter;
     }
     return result;
   } catch (error) {

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { HTML } from '../util/html';
-import { LossLog } from '../util/loss_log';
+import { formatLossLine, LossLog } from '../util/loss_log';
 import { writeFileAtomic } from '../util/atomic_write';
 import { visualToPng } from '../util/visuals';
 import type { Tensor } from '../tensor';
@@ -55,9 +55,9 @@ export class Visualizer {
 
   /** Prints and logs one loss record in the reference's current format. */
   printCurrentLosses(epoch: number, epochIter: number, losses: Record<string, number>, tComp: number, tData: number): string {
-    const line = this.log ? this.log.record(epoch, epochIter, losses, tComp, tData, this.rank)
-      : `[Rank ${this.rank}] (epoch: ${epoch}, iters: ${epochIter})`;
-    return line;
+    // Every rank prints its record (as the reference); only rank 0 has a loss_log.txt.
+    return this.log ? this.log.record(epoch, epochIter, losses, tComp, tData, this.rank)
+      : formatLossLine(epoch, epochIter, losses, tComp, tData, this.rank);
   }
 
   appendLog(line: string): void { this.log?.append(line); }

@@ -34,13 +34,7 @@ function temporaryPathFor(target: string): string {
 }
 
 /** `<target>.tmp-<pid>-<12 hex digits>`, as temporaryPathFor names them. */
-const TEMPORARY_NAME = /^(.+)\.tmp-(\d+)-[0-9a-f]{12}$/;
-
-/** The target a temporary file of writeFileAtomic stands for, or null when `fileName` is not one. */
-export function atomicWriteTarget(fileName: string): string | null {
-  const m = TEMPORARY_NAME.exec(fileName);
-  return m ? m[1] : null;
-}
+const TEMPORARY_NAME = /\.tmp-(\d+)-[0-9a-f]{12}$/;
 
 function isProcessAlive(pid: number): boolean {
   try {
@@ -66,7 +60,7 @@ export function removeStaleTemporaries(folder: string): string[] {
   for (const name of names) {
     const m = TEMPORARY_NAME.exec(name);
     if (!m) continue;
-    const pid = Number(m[2]);
+    const pid = Number(m[1]);
     if (pid === process.pid || isProcessAlive(pid)) continue;
     try {
       fs.rmSync(path.join(folder, name), { force: true });

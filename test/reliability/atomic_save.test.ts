@@ -9,18 +9,21 @@ import * as path from 'path';
 import { loadGenerator } from '../../src';
 import { readStateDictRaw } from '../../src/checkpoint';
 import { readTrainingStateMeta } from '../../src/train/training_state';
+import { removeStaleTemporaries } from '../../src/util/atomic_write';
+import { REPO_ROOT } from '../helpers/paths';
 import { CliProcess, QUIET, TINY, facadesDataset, pollFor, runCli, sha256, temporaries, tmpdir } from './helpers';
 
 describe('reliability: atomic checkpoints survive kill -9 in the middle of a save', function () {
   this.timeout(300000);
   const tmp = tmpdir('atomic');
-  const data = facadesDataset(path.join(tmp, 'facades'), 4);
+  const data = path.join(tmp, 'facades');
   const checkpoints = path.join(tmp, 'checkpoints');
   const dir = path.join(checkpoints, 'run');
   const G = path.join(dir, 'latest_net_G.pth');
   const STATE = path.join(dir, 'latest_state.safetensors');
   const args = ['train', '--dataroot', data, '--name', 'run', '--checkpoints_dir', checkpoints, '--model', 'pix2pix', '--direction', 'BtoA',
     ...TINY, ...QUIET, '--n_epochs', '2', '--n_epochs_decay', '0', '--save_latest_freq', '2', '--print_freq', '1', '--seed', '3'];
+  before(() => facadesDataset(data, 4));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   let firstG = '', firstState = '', leftover = '';
@@ -70,5 +73,43 @@ describe('reliability: atomic checkpoints survive kill -9 in the middle of a sav
     assert.deepStrictEqual(temporaries(dir), []);
     const meta = readTrainingStateMeta(STATE);
     assert.deepStrictEqual([meta.epoch, meta.totalIters, meta.epochComplete], [2, 8, true]);
+  });
+
+  it('removeStaleTemporaries removes only the temporaries of processes that are gone', () => {
+    const folder = path.join(tmp, 'stale');
+    fs.mkdirSync(folder);
+    const deadPid = 4194304; // above the largest pid Linux hands out (pid_max <= 2^22)
+    const names = {
+      dead: `latest_net_G.pth.tmp-${deadPid}-0123456789ab`,
+      live: `latest_net_G.pth.tmp-${process.ppid}-0123456789ab`, // the test runner's parent is alive
+      own: `latest_state.safetensors.tmp-${process.pid}-0123456789ab`,
+      other: 'latest_net_G.pth.tmp-notes',
+    };
+    for (const n of Object.values(names)) fs.writeFileSync(path.join(folder, n), 'x');
+    assert.deepStrictEqual(removeStaleTemporaries(folder), [names.dead]);
+    assert.deepStrictEqual(fs.readdirSync(folder).sort(), [names.live, names.own, names.other].sort());
+    assert.deepStrictEqual(removeStaleTemporaries(path.join(tmp, 'no-such-folder')), []);
+  });
+
+  it('every file writer in src/ goes through writeFileAtomic, except the few that must not', () => {
+    // Plain writes allowed, and why: the atomic writer itself; the loss log only appends (a torn last line is all a
+    // crash can cost); archive extraction writes into a hidden temporary folder that is renamed into place at the end.
+    const allowed = new Set(['src/util/atomic_write.ts', 'src/util/loss_log.ts', 'src/tools/archive.ts']);
+    const plain = /\bfs\.(?:promises\.)?(?:writeFileSync|writeFile|appendFileSync|appendFile|createWriteStream)\(|\bfs\.openSync\([^)]*'[wa]/;
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) walk(full);
+        else if (e.name.endsWith('.ts')) {
+          const rel = path.relative(REPO_ROOT, full).split(path.sep).join('/');
+          fs.readFileSync(full, 'utf8').split('\n').forEach((line, i) => {
+            if (plain.test(line) && !allowed.has(rel)) offenders.push(`${rel}:${i + 1}: ${line.trim()}`);
+          });
+        }
+      }
+    };
+    walk(path.join(REPO_ROOT, 'src'));
+    assert.deepStrictEqual(offenders, [], 'plain writes that a crash or a full disk could tear');
   });
 });

@@ -42,7 +42,7 @@ describe('reliability: a full disk during a save keeps the previous checkpoint',
   let mountError = '';
 
   before(() => {
-    fs.mkdirSync(disk);
+    fs.mkdirSync(disk, { recursive: true });
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_BYTES}`, 'tmpfs', disk], { stdio: 'pipe' });
       mounted = true;

@@ -3,7 +3,7 @@
  * or fail without taking mocha down), tiny datasets, polling instead of fixed sleeps, and checks on saved files.
  */
 import { ChildProcess, spawn } from 'child_process';
-import { createHash } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -20,8 +20,12 @@ export const TINY = ['--netG', 'unet_128', '--ngf', '8', '--ndf', '8', '--load_s
 /** Quiet runs: no visuals, no HTML, loss lines only when asked. */
 export const QUIET = ['--display_freq', '100000', '--update_html_freq', '100000'];
 
+/**
+ * A fresh folder name for one test file. Nothing is created: before() hooks create it (they run only when a test of
+ * the file runs, as does the after() that removes it), so a filtered run (mocha -g) leaves nothing behind.
+ */
 export function tmpdir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `img2img-rel-${tag}-`));
+  return path.join(os.tmpdir(), `img2img-rel-${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
 /** `n` facades pairs (A|B side by side, 512x256 JPEG) in `<root>/<split>/`. */

@@ -72,5 +72,5 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err) => { process.stderr.write(`${(err as Error).stack}\n`); process.exit(1); });
+  main().catch((err) => { process.stderr.write(`${(err as Error).stack}\n`); process.exitCode = 1; });
 }

@@ -14,10 +14,11 @@ const PROMPT_MS = 10000;
 describe('reliability: SIGINT / SIGTERM save latest and exit promptly', function () {
   this.timeout(300000);
   const tmp = tmpdir('signals');
-  const data = facadesDataset(path.join(tmp, 'facades'), IMAGES);
+  const data = path.join(tmp, 'facades');
   const checkpoints = path.join(tmp, 'checkpoints');
   const common = ['--dataroot', data, '--checkpoints_dir', checkpoints, '--model', 'pix2pix', '--direction', 'BtoA', ...TINY, ...QUIET,
     '--n_epochs', String(EPOCHS), '--n_epochs_decay', '0', '--print_freq', '1', '--seed', '6'];
+  before(() => facadesDataset(data, IMAGES));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
