@@ -76,7 +76,7 @@ export interface NativeAdamStateEntry { step: number; expAvg: NativeTensor | nul
 /** torch.optim.Adam of the reference; holds references to its parameters and owns its moments. */
 export interface NativeAdam {
   /** [sync] */ step(): void;
-  /** [sync] */ zeroGrad(): void;
+  /** [sync] Drops gradients (default) or zeroes them in place (false). */ zeroGrad(setToNone?: boolean): void;
   lr: number;
   /** One-pass CPU update (default true); false = op-by-op reference math. */
   fused: boolean;

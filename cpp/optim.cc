@@ -57,10 +57,10 @@ void AdamWrap::StepOne(torch::Tensor& p, AdamState& s) {
                        g.scalar_type() == torch::kFloat32;
   if (canFuse) {
     // One pass: same float operations in the same order as the op-by-op version (results agree to ~1 ulp).
-    float* pp = p.data_ptr<float>();
-    const float* gp = g.data_ptr<float>();
-    float* m = s.expAvg.data_ptr<float>();
-    float* v = s.expAvgSq.data_ptr<float>();
+    float* __restrict pp = p.data_ptr<float>();
+    const float* __restrict gp = g.data_ptr<float>();
+    float* __restrict m = s.expAvg.data_ptr<float>();
+    float* __restrict v = s.expAvgSq.data_ptr<float>();
     const float b1 = float(beta1_), b2 = float(beta2_), omb1 = float(1 - beta1_), omb2 = float(1 - beta2_);
     const float bc2s = float(bc2Sqrt), epsf = float(eps_), negStep = float(-stepSize);
     at::parallel_for(0, p.numel(), 16384, [&](int64_t begin, int64_t end) {
@@ -97,11 +97,17 @@ Napi::Value AdamWrap::Step(const Napi::CallbackInfo& info) {
   });
 }
 
-// [sync] zeroGrad(): torch 1.13 default (set_to_none=False): existing gradients are zeroed, missing ones stay missing.
+// [sync] zeroGrad(setToNone = true): drops the gradients, so the next backward writes fresh ones instead of
+// zeroing 230 MB and then adding into it (pix2pix). Every parameter of our models gets a gradient in each backward,
+// so the values and Adam's updates are the same as torch 1.13's zero_grad(set_to_none=False), which
+// zeroGrad(false) reproduces exactly.
 Napi::Value AdamWrap::ZeroGrad(const Napi::CallbackInfo& info) {
+  const bool setToNone = info.Length() == 0 || info[0].IsUndefined() || info[0].ToBoolean().Value();
   for (auto& p : params_) {
     auto& g = p.mutable_grad();
-    if (g.defined()) { g = g.detach(); g.zero_(); }
+    if (!g.defined()) continue;
+    if (setToNone) g = torch::Tensor();
+    else { g = g.detach(); g.zero_(); }
   }
   return info.Env().Undefined();
 }

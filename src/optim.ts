@@ -31,7 +31,8 @@ export class Adam {
     this.native.step();
     if (++stepsSinceTrim >= TRIM_EVERY) { stepsSinceTrim = 0; native().releaseMemory(); }
   }
-  zeroGrad(): void { this.native.zeroGrad(); }
+  /** Drops gradients (set_to_none); zeroGrad(false) zeroes them in place as torch 1.13's default does. */
+  zeroGrad(setToNone = true): void { this.native.zeroGrad(setToNone); }
   get lr(): number { return this.native.lr; }
   set lr(v: number) { this.native.lr = v; }
 
