@@ -105,6 +105,17 @@ export abstract class BaseModel {
     return Tensor.fromFloat32Array(v.data, v.shape, this.device);
   }
 
+  /**
+   * Unpacks a paired batch by --direction (the reference's set_input): `names[0]` gets the input side, `names[1]` the
+   * target side, and the image paths follow the input side.
+   */
+  protected setDirectedInput(input: ModelInput, names: [string, string] = ['real_A', 'real_B']): void {
+    const AtoB = this.opt.direction === 'AtoB';
+    this.setTensor(names[0], this.toDeviceTensor(AtoB ? input.A : input.B, AtoB ? 'A' : 'B'));
+    this.setTensor(names[1], this.toDeviceTensor(AtoB ? input.B : input.A, AtoB ? 'B' : 'A'));
+    this.imagePaths = pathsOf(AtoB ? input.A_paths : input.B_paths);
+  }
+
   /** Replaces a named tensor (a visual or an intermediate) and frees the previous one. */
   protected setTensor(name: string, t: Tensor | null): void {
     const prev = this.tensors.get(name);

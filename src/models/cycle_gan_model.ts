@@ -1,6 +1,6 @@
 // CycleGAN (Zhu et al. 2017): two generators (A->B, B->A) and two discriminators learn from unpaired images.
 // Cycle consistency (A -> B -> A ≈ A) stands in for the missing pairs; the identity term keeps colours.
-import { BaseModel, ModelInput, ModelOptions, pathsOf } from './base_model';
+import { BaseModel, ModelInput, ModelOptions } from './base_model';
 import { GANLoss, GanMode } from './gan_loss';
 import { ImagePool } from './image_pool';
 import { modifyCycleGanOptions } from '../options/plugin_options';
@@ -44,10 +44,7 @@ export class CycleGANModel extends BaseModel {
   }
 
   setInput(input: ModelInput): void {
-    const AtoB = this.opt.direction === 'AtoB';
-    this.setTensor('real_A', this.toDeviceTensor(AtoB ? input.A : input.B, AtoB ? 'A' : 'B'));
-    this.setTensor('real_B', this.toDeviceTensor(AtoB ? input.B : input.A, AtoB ? 'B' : 'A'));
-    this.imagePaths = pathsOf(AtoB ? input.A_paths : input.B_paths);
+    this.setDirectedInput(input);
   }
 
   forward(): void {

@@ -1,6 +1,6 @@
 // pix2pix (Isola et al. 2017): a conditional GAN. G maps A to B; D judges (A, B) pairs patch by patch. The L1
 // term keeps outputs close to the target, the GAN term makes them sharp.
-import { BaseModel, ModelInput, ModelOptions, pathsOf } from './base_model';
+import { BaseModel, ModelInput, ModelOptions } from './base_model';
 import { GANLoss, GanMode } from './gan_loss';
 import { modifyPix2pixOptions } from '../options/plugin_options';
 import { cat, l1Loss, Tensor, tidy } from '../tensor';
@@ -27,10 +27,7 @@ export class Pix2PixModel extends BaseModel {
   }
 
   setInput(input: ModelInput): void {
-    const AtoB = this.opt.direction === 'AtoB';
-    this.setTensor('real_A', this.toDeviceTensor(AtoB ? input.A : input.B, AtoB ? 'A' : 'B'));
-    this.setTensor('real_B', this.toDeviceTensor(AtoB ? input.B : input.A, AtoB ? 'B' : 'A'));
-    this.imagePaths = pathsOf(AtoB ? input.A_paths : input.B_paths);
+    this.setDirectedInput(input);
   }
 
   forward(): void {

@@ -1,6 +1,6 @@
 // TemplateModel: the reference's starting point for a new model — one generator trained by L1 regression
 // (lambda_regression) on aligned pairs. Copy this file to add a model.
-import { BaseModel, ModelInput, ModelOptions, pathsOf } from './base_model';
+import { BaseModel, ModelInput, ModelOptions } from './base_model';
 import { modifyTemplateModelOptions } from '../options/plugin_options';
 import { l1Loss, tidy } from '../tensor';
 
@@ -18,10 +18,7 @@ export class TemplateModel extends BaseModel {
   }
 
   setInput(input: ModelInput): void {
-    const AtoB = this.opt.direction === 'AtoB';
-    this.setTensor('data_A', this.toDeviceTensor(AtoB ? input.A : input.B, 'A'));
-    this.setTensor('data_B', this.toDeviceTensor(AtoB ? input.B : input.A, 'B'));
-    this.imagePaths = pathsOf(AtoB ? input.A_paths : input.B_paths);
+    this.setDirectedInput(input, ['data_A', 'data_B']);
   }
 
   forward(): void { this.setTensor('output', this.networks.G.forward(this.getTensor('data_A'))); }
