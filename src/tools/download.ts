@@ -77,6 +77,11 @@ function settingsFrom(values: OptionValues): DownloadSettings {
 }
 
 /** Removes extraction folders left by a run that was killed (hidden siblings: .<name>.download and its temporaries). */
+/** The download options both kinds of download share (progress, retries, timeouts). */
+function transferOptions(settings: DownloadSettings, io: ToolIO) {
+  return { progress: io.progress, retries: settings.retries, timeoutMs: settings.timeoutMs, retryDelayMs: settings.retryDelayMs };
+}
+
 function removeStaleExtractions(datasetsDir: string, name: string): void {
   let entries: string[] = [];
   try {
@@ -137,10 +142,7 @@ export async function downloadDataset(entry: DatasetEntry, settings: DownloadSet
     io.out(`downloading ${entry.url}`);
     try {
       await downloadFile(entry.url, archive, {
-        progress: io.progress,
-        retries: settings.retries,
-        timeoutMs: settings.timeoutMs,
-        retryDelayMs: settings.retryDelayMs,
+        ...transferOptions(settings, io),
         verify: (part) => {
           const format = sniffArchive(part);
           if (format !== expectedFormat && !(expectedFormat === 'tar.gz' && format === 'tar')) {
@@ -215,10 +217,7 @@ export async function downloadModel(entry: ModelEntry, settings: DownloadSetting
     io.out(`downloading ${entry.url}`);
     try {
       await downloadFile(entry.url, file, {
-        progress: io.progress,
-        retries: settings.retries,
-        timeoutMs: settings.timeoutMs,
-        retryDelayMs: settings.retryDelayMs,
+        ...transferOptions(settings, io),
         verify: (part) => {
           try {
             sniffCheckpointFormat(part, entry.url);
