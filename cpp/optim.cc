@@ -7,6 +7,28 @@
 
 namespace img2img {
 
+namespace {
+// One chunk of the fused Adam update. A free function with restrict pointers so the loop vectorizes (inside the
+// parallel_for lambda it did not: scalar sqrtss, 230 ms for pix2pix's 54 M parameters), cloned for AVX2 and
+// dispatched at load (ifunc), since the addon's baseline is plain x86-64. No FMA contraction, so every operation
+// rounds as its op-by-op counterpart does.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void AdamKernel(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
+                float b1, float b2, float omb1, float omb2, float bc2s, float eps, float negStep) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + omb1 * gi;
+    const float vi = v[i] * b2 + omb2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = std::sqrt(vi) / bc2s + eps;
+    p[i] = p[i] + negStep * (mi / denom);
+  }
+}
+}  // namespace
+
 Napi::Function AdamWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeAdam", {
       InstanceMethod<&AdamWrap::Step>("step"),
@@ -64,15 +86,7 @@ void AdamWrap::StepOne(torch::Tensor& p, AdamState& s) {
     const float b1 = float(beta1_), b2 = float(beta2_), omb1 = float(1 - beta1_), omb2 = float(1 - beta2_);
     const float bc2s = float(bc2Sqrt), epsf = float(eps_), negStep = float(-stepSize);
     at::parallel_for(0, p.numel(), 16384, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const float gi = gp[i];
-        const float mi = m[i] * b1 + omb1 * gi;
-        const float vi = v[i] * b2 + omb2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        const float denom = std::sqrt(vi) / bc2s + epsf;
-        pp[i] = pp[i] + negStep * (mi / denom);
-      }
+      AdamKernel(pp + begin, gp + begin, m + begin, v + begin, end - begin, b1, b2, omb1, omb2, bc2s, epsf, negStep);
     });
     // Raw writes do not bump the version counter: do it, so caches keyed on it (sub-pixel kernels) see the change.
     torch::autograd::impl::bump_version(p);

@@ -11,8 +11,9 @@ export function native(): NativeBinding {
     // (IMG2IMG_THREADS, OMP_NUM_THREADS, or setNumThreads/--threads later).
     const fromEnv = Number(process.env.IMG2IMG_THREADS || process.env.OMP_NUM_THREADS || 0);
     binding.setNumThreads(fromEnv > 0 ? Math.floor(fromEnv) : Math.max(1, os.cpus().length));
-    // Sub-pixel ConvTranspose2d: opt-in until it measures faster here (docs/performance.md).
-    binding.setFastConvTranspose(process.env.IMG2IMG_FAST_DECONV === '1');
+    // Sub-pixel ConvTranspose2d (exact rewrite, used from 32x32 inputs up; docs/performance.md): on unless
+    // IMG2IMG_FAST_DECONV=0.
+    binding.setFastConvTranspose(process.env.IMG2IMG_FAST_DECONV !== '0');
   }
   return binding;
 }

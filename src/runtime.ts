@@ -81,7 +81,8 @@ export function info(): RuntimeInfo {
 }
 
 /**
- * The sub-pixel ConvTranspose2d path on CPU (exact rewrite as one convolution + interleave); returns the previous
- * setting. Off by default until it measures faster than libtorch's own (see docs/performance.md).
+ * The sub-pixel ConvTranspose2d path on CPU (exact rewrite as one convolution + interleave, used for inputs of
+ * 32x32 and up); returns the previous setting. On by default; IMG2IMG_FAST_DECONV=0 turns it off at load.
  */
 export function setFastConvTranspose(on: boolean): boolean { return native().setFastConvTranspose(on); }
+
