@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "errors.h"
+#include "prepacked_conv.h"
 #include "subpixel_deconv.h"
 
 namespace img2img {
@@ -28,8 +29,9 @@ nn::AnyModule MakeNorm(const std::string& norm, int64_t c) {
   return nn::AnyModule(nn::Identity());
 }
 
-nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, bool bias) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(bias));
+// nn::Conv2d with a prepacked-weight inference path (prepacked_conv.h); same parameters and init.
+FastConv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, bool bias) {
+  return FastConv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(bias));
 }
 
 // Every transposed conv of these networks has stride 2: the sub-pixel form is exact and much faster on CPU.

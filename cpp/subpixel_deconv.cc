@@ -1,5 +1,7 @@
 #include "subpixel_deconv.h"
 
+#include "prepacked_conv.h"
+
 #include <atomic>
 
 namespace img2img {
@@ -38,9 +40,7 @@ torch::Tensor SubpixelConvTranspose2dImpl::ForwardReference(const torch::Tensor&
 
 torch::Tensor SubpixelConvTranspose2dImpl::PhaseKernel() {
   // K[phase*cout + o, i, ty, tx] = weight[i, o, Tap(a, ty), Tap(b, tx)], zero taps zero. One gather over the flattened
-  // kernel plus one permute; cached while the weight is unchanged (inference), rebuilt after each optimizer step.
-  const int64_t version = weight._version();
-  if (cachedKernel_.defined() && cachedVersion_ == version && !torch::GradMode::is_enabled()) return cachedKernel_;
+  // kernel plus one permute (differentiable: training sends the gradient back to `weight`).
   const int64_t cin = weight.size(0), cout = weight.size(1), kk = kernel * kernel;
   std::vector<int64_t> index;
   std::vector<float> mask;
@@ -56,43 +56,53 @@ torch::Tensor SubpixelConvTranspose2dImpl::PhaseKernel() {
   auto gathered = weight.reshape({cin, cout, kk}).index_select(2, idx);  // [cin, cout, 16]
   if (kernel == 3) gathered = gathered * torch::tensor(mask, weight.options()).view({1, 1, 16});
   auto k = gathered.view({cin, cout, 4, 2, 2}).permute({2, 1, 0, 3, 4}).reshape({4 * cout, cin, 2, 2});
-  if (!torch::GradMode::is_enabled()) { cachedKernel_ = k; cachedVersion_ = version; }
   return k;
 }
 
 torch::Tensor SubpixelConvTranspose2dImpl::ForwardSubpixel(const torch::Tensor& x) {
   const int64_t H = x.size(2), W = x.size(3);
   const int64_t cout = weight.size(1);
-  torch::Tensor k = PhaseKernel();  // [4*out, in, 2, 2]
   torch::Tensor xp, z;
   std::vector<torch::Tensor> ys;
+  xp = kernel == 4 ? torch::constant_pad_nd(x, {1, 1, 1, 1}) : torch::constant_pad_nd(x, {0, 1, 0, 1});
+  // [N, 4*out, H+1, W+1] (kernel 4) or [N, 4*out, H, W] (kernel 3); the phase kernel is [4*out, in, 2, 2].
+  const bool prepacked = PrepackApplies(xp, weight);
+  // The bias, repeated for the 4 phases, rides in the convolution instead of a pass over the output.
+  const torch::Tensor phaseBias = bias.defined() ? bias.repeat({4}) : torch::Tensor();
+  if (prepacked)
+    z = packed_.Conv(xp, weight, [this] { return PhaseKernel(); }, phaseBias, 1, 0);
+  else
+    z = torch::conv2d(xp, PhaseKernel(), phaseBias);
   if (kernel == 4) {
-    xp = torch::constant_pad_nd(x, {1, 1, 1, 1});
-    z = torch::conv2d(xp, k);  // [N, 4*out, H+1, W+1]
     for (int64_t a = 0; a < 2; ++a)
       for (int64_t b = 0; b < 2; ++b) {
         const int64_t ph = a * 2 + b;
         ys.push_back(z.slice(1, ph * cout, (ph + 1) * cout).slice(2, a, a + H).slice(3, b, b + W));
       }
   } else {
-    xp = torch::constant_pad_nd(x, {0, 1, 0, 1});
-    z = torch::conv2d(xp, k);  // [N, 4*out, H, W]
     for (int64_t ph = 0; ph < 4; ++ph) ys.push_back(z.slice(1, ph * cout, (ph + 1) * cout));
   }
   // y[n, c, 2m+a, 2j+b] = ys[a*2+b][n, c, m, j]
+  if (!torch::GradMode::is_enabled()) {  // one strided copy per phase (the stacks below copy the output 3 times)
+    auto y = torch::empty({x.size(0), cout, H, 2, W, 2}, z.options());
+    for (int64_t a = 0; a < 2; ++a)
+      for (int64_t b = 0; b < 2; ++b) y.select(5, b).select(3, a).copy_(ys[a * 2 + b]);
+    return y.view({x.size(0), cout, 2 * H, 2 * W});
+  }
   auto row0 = torch::stack({ys[0], ys[1]}, -1);  // [N, C, H, W, 2]
   auto row1 = torch::stack({ys[2], ys[3]}, -1);
-  auto y = torch::stack({row0, row1}, 3).reshape({x.size(0), cout, 2 * H, 2 * W});
-  if (bias.defined()) y = y + bias.view({1, cout, 1, 1});
-  return y;
+  return torch::stack({row0, row1}, 3).reshape({x.size(0), cout, 2 * H, 2 * W});
 }
 
 torch::Tensor SubpixelConvTranspose2dImpl::forward(const torch::Tensor& x) {
   // Below 32x32 inputs (the U-Net's inner, 512-1024-channel layers) oneDNN's 2x2 convolution with 4x the output
   // channels measured slower than libtorch's im2col path (1024->512 @ 8x8: 23 ms vs 125 ms); from 32x32 up it
   // measured 1.7-2.4x faster forward+backward (512->128 @ 32: 93 -> 56 ms, 256->64 @ 64: 107 -> 52 ms).
+  // Without autograd the phase kernel is prepacked once for oneDNN (prepacked_conv.h), which removes the per-call
+  // weight reorder that made the small sizes slow: then every size takes the sub-pixel path.
   constexpr int64_t kMinSide = 32;
-  if (gFast && x.device().is_cpu() && x.dim() == 4 && x.size(2) >= kMinSide && x.size(3) >= kMinSide)
+  if (gFast && x.device().is_cpu() && x.dim() == 4 &&
+      ((x.size(2) >= kMinSide && x.size(3) >= kMinSide) || PrepackApplies(x, weight)))
     return ForwardSubpixel(x);
   return ForwardReference(x);
 }

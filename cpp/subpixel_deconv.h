@@ -6,6 +6,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "prepacked_conv.h"
+
 namespace img2img {
 
 struct SubpixelConvTranspose2dImpl : torch::nn::Module {
@@ -21,8 +23,7 @@ struct SubpixelConvTranspose2dImpl : torch::nn::Module {
   int64_t kernel, padding, outputPadding;
 
  private:
-  torch::Tensor cachedKernel_;  // the phase kernel of an unchanged weight (no-grad forwards only)
-  int64_t cachedVersion_ = -1;
+  PrepackedWeight packed_;  // the phase kernel reordered for oneDNN (no-grad forwards only)
 };
 TORCH_MODULE(SubpixelConvTranspose2d);
 

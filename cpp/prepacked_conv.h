@@ -1,0 +1,42 @@
+// Inference-only convolutions with the weight reordered once into oneDNN's blocked layout and kept while the
+// weight is unchanged. libtorch reorders a dense weight on every call; for the U-Net's 512-1024-channel layers at
+// small spatial sizes that reorder (16-32 MB) costs more than the convolution itself. Used only when autograd is
+// off (oneDNN tensors have no autograd), on CPU float32; the result is the same oneDNN convolution.
+#pragma once
+#include <mutex>
+#include <torch/torch.h>
+
+namespace img2img {
+
+// Whether a no-grad CPU float32 forward can use a prepacked weight (oneDNN built in and enabled).
+bool PrepackApplies(const torch::Tensor& x, const torch::Tensor& weight);
+
+// The reordered form of one weight, rebuilt when the weight's storage or version changes (optimizer step, load).
+class PrepackedWeight {
+ public:
+  // conv2d(x, kernel) with stride/padding, through oneDNN with the cached reordered kernel. `kernel` is the
+  // [out, in, kh, kw] weight to use (for a transposed convolution: its sub-pixel phase kernel); `source` is the
+  // parameter it derives from, whose storage and version key the cache.
+  torch::Tensor Conv(const torch::Tensor& x, const torch::Tensor& source, const std::function<torch::Tensor()>& kernel,
+                     const torch::Tensor& bias, int64_t stride, int64_t padding);
+
+ private:
+  std::mutex mutex_;
+  torch::Tensor packed_;
+  const void* data_ = nullptr;
+  int64_t version_ = -1;
+  int64_t stride_ = -1, padding_ = -1;
+};
+
+// nn::Conv2d whose no-grad CPU forward uses a prepacked weight. Same parameters, names and construction as
+// nn::Conv2d (it is one, for m.as<nn::Conv2d>()), so state_dict keys and default init are unchanged.
+struct FastConv2dImpl : torch::nn::Conv2dImpl {
+  explicit FastConv2dImpl(torch::nn::Conv2dOptions options) : torch::nn::Conv2dImpl(std::move(options)) {}
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  PrepackedWeight packed_;
+};
+TORCH_MODULE(FastConv2d);
+
+}  // namespace img2img
