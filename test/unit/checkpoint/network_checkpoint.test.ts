@@ -1,5 +1,5 @@
 // Self-describing checkpoints, conversion, and our .pth files in Python (issue 3): Python's torch builds the
-// reference's ResnetGenerator (models/networks.py, transcribed below), loads our file with strict=True and gives
+// reference's ResnetGenerator (models/networks.py, as transcribed in scripts/reference_bench.py), loads our file with strict=True and gives
 // the same output as our forward.
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
@@ -9,43 +9,15 @@ import * as path from 'path';
 import { convertCheckpoint, defineG, loadCheckpoint, manualSeed, networkFromCheckpoint, noGrad, saveNetworkCheckpoint, Tensor } from '../../../src';
 import { readStateDictRaw, writePthRaw } from '../../../src/checkpoint';
 import { main as cli } from '../../../scripts/cli';
-import { SHARED } from '../../helpers/paths';
+import { REPO_ROOT, SHARED } from '../../helpers/paths';
 
+// The reference's ResnetGenerator comes from scripts/reference_bench.py, the project's transcription of
+// models/networks.py (verified against the parity fixtures by its --check).
 const REFERENCE_RESNET = `
-import functools, sys, torch, torch.nn as nn
-class ResnetBlock(nn.Module):
-    def __init__(self, dim, padding_type, norm_layer, use_dropout, use_bias):
-        super().__init__()
-        self.conv_block = self.build_conv_block(dim, padding_type, norm_layer, use_dropout, use_bias)
-    def build_conv_block(self, dim, padding_type, norm_layer, use_dropout, use_bias):
-        conv_block = []
-        p = 0
-        conv_block += [nn.ReflectionPad2d(1)]
-        conv_block += [nn.Conv2d(dim, dim, kernel_size=3, padding=p, bias=use_bias), norm_layer(dim), nn.ReLU(True)]
-        if use_dropout: conv_block += [nn.Dropout(0.5)]
-        conv_block += [nn.ReflectionPad2d(1)]
-        conv_block += [nn.Conv2d(dim, dim, kernel_size=3, padding=p, bias=use_bias), norm_layer(dim)]
-        return nn.Sequential(*conv_block)
-    def forward(self, x): return x + self.conv_block(x)
-class ResnetGenerator(nn.Module):
-    def __init__(self, input_nc, output_nc, ngf=64, norm_layer=nn.BatchNorm2d, use_dropout=False, n_blocks=6, padding_type="reflect"):
-        super().__init__()
-        use_bias = norm_layer.func == nn.InstanceNorm2d if type(norm_layer) == functools.partial else norm_layer == nn.InstanceNorm2d
-        model = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=use_bias), norm_layer(ngf), nn.ReLU(True)]
-        for i in range(2):
-            mult = 2**i
-            model += [nn.Conv2d(ngf * mult, ngf * mult * 2, kernel_size=3, stride=2, padding=1, bias=use_bias), norm_layer(ngf * mult * 2), nn.ReLU(True)]
-        mult = 4
-        for i in range(n_blocks):
-            model += [ResnetBlock(ngf * mult, padding_type=padding_type, norm_layer=norm_layer, use_dropout=use_dropout, use_bias=use_bias)]
-        for i in range(2):
-            mult = 2 ** (2 - i)
-            model += [nn.ConvTranspose2d(ngf * mult, int(ngf * mult / 2), kernel_size=3, stride=2, padding=1, output_padding=1, bias=use_bias), norm_layer(int(ngf * mult / 2)), nn.ReLU(True)]
-        model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0), nn.Tanh()]
-        self.model = nn.Sequential(*model)
-    def forward(self, input): return self.model(input)
-norm = functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
-net = ResnetGenerator(3, 3, 8, norm_layer=norm, n_blocks=6)
+import sys, torch
+sys.path.insert(0, sys.argv[4])
+import reference_bench
+net = reference_bench.define_G(3, 3, 8, "resnet_6blocks", norm="instance")
 net.load_state_dict(torch.load(sys.argv[1], map_location="cpu", weights_only=True), strict=True)
 net.eval()
 x = torch.load(sys.argv[2], weights_only=True)["x"]
@@ -68,7 +40,7 @@ describe('network checkpoints: self-describing, convert, Python interop', functi
     g.eval();
     const ours = noGrad(() => g.forward(x)).toFloat32Array();
     fs.writeFileSync(path.join(tmp, 'ref.py'), REFERENCE_RESNET);
-    execFileSync('/usr/bin/python3', [path.join(tmp, 'ref.py'), file, path.join(tmp, 'x.pth'), path.join(tmp, 'y.pth')]);
+    execFileSync('/usr/bin/python3', [path.join(tmp, 'ref.py'), file, path.join(tmp, 'x.pth'), path.join(tmp, 'y.pth'), path.join(REPO_ROOT, 'scripts')]);
     const y = readStateDictRaw(path.join(tmp, 'y.pth')).tensors.get('y')!;
     const theirs = new Float32Array(y.data.buffer.slice(y.data.byteOffset, y.data.byteOffset + y.data.byteLength));
     let worst = 0;
