@@ -4,6 +4,7 @@
 // the benchmark works), `--json` prints machine-readable results, `--device cuda:0` runs on a GPU.
 // `--compare ref.json` takes the reference times from a side-by-side run of scripts/reference_bench.py --json on
 // the same machine (instead of the issue's numbers) and judges each row by the issue's ratio (reference / goal).
+import * as fs from 'fs';
 import * as os from 'os';
 import { createModel } from '../src/models';
 import { parseOptions } from '../src/options/parse_options';
@@ -109,7 +110,7 @@ export async function main(args: string[]): Promise<number> {
   const measuredRef = new Map<string, number>();
   if (compareFile) {
     let parsed: { rows?: Array<{ name: string; median_s: number }> };
-    try { parsed = JSON.parse(require('fs').readFileSync(compareFile, 'utf8')); } catch (e) {
+    try { parsed = JSON.parse(fs.readFileSync(compareFile, 'utf8')); } catch (e) {
       throw new Error(`--compare ${compareFile}: expected the JSON output of scripts/reference_bench.py --json (${(e as Error).message})`);
     }
     for (const r of parsed.rows ?? []) measuredRef.set(r.name, r.median_s);

@@ -430,6 +430,13 @@ class BaseModel:
     def get_current_visuals(self):
         return {name: getattr(self, name) for name in self.visual_names}
 
+    def set_input(self, input):
+        # The same in the reference's Pix2PixModel and CycleGANModel; written once here.
+        AtoB = self.opt.direction == 'AtoB'
+        self.real_A = input['A' if AtoB else 'B'].to(self.device)
+        self.real_B = input['B' if AtoB else 'A'].to(self.device)
+        self.image_paths = input.get('A_paths' if AtoB else 'B_paths')
+
     def set_requires_grad(self, nets, requires_grad=False):
         if not isinstance(nets, list):
             nets = [nets]
@@ -454,12 +461,6 @@ class Pix2PixModel(BaseModel):
             self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=opt.lr, betas=(opt.beta1, 0.999))
             self.optimizers.append(self.optimizer_G)
             self.optimizers.append(self.optimizer_D)
-
-    def set_input(self, input):
-        AtoB = self.opt.direction == 'AtoB'
-        self.real_A = input['A' if AtoB else 'B'].to(self.device)
-        self.real_B = input['B' if AtoB else 'A'].to(self.device)
-        self.image_paths = input.get('A_paths' if AtoB else 'B_paths')
 
     def forward(self):
         self.fake_B = self.netG(self.real_A)
@@ -523,12 +524,6 @@ class CycleGANModel(BaseModel):
                                                 lr=opt.lr, betas=(opt.beta1, 0.999))
             self.optimizers.append(self.optimizer_G)
             self.optimizers.append(self.optimizer_D)
-
-    def set_input(self, input):
-        AtoB = self.opt.direction == 'AtoB'
-        self.real_A = input['A' if AtoB else 'B'].to(self.device)
-        self.real_B = input['B' if AtoB else 'A'].to(self.device)
-        self.image_paths = input.get('A_paths' if AtoB else 'B_paths')
 
     def forward(self):
         self.fake_B = self.netG_A(self.real_A)
