@@ -88,7 +88,7 @@ void AdamWrap::StepOne(torch::Tensor& p, AdamState& s) {
     at::parallel_for(0, p.numel(), 16384, [&](int64_t begin, int64_t end) {
       AdamKernel(pp + begin, gp + begin, m + begin, v + begin, end - begin, b1, b2, omb1, omb2, bc2s, epsf, negStep);
     });
-    // Raw writes do not bump the version counter: do it, so caches keyed on it (sub-pixel kernels) see the change.
+    // Raw writes do not bump the version counter: do it, so caches keyed on it (prepacked inference weights) see it.
     torch::autograd::impl::bump_version(p);
     return;
   }
