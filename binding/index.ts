@@ -200,10 +200,12 @@ export function loadBinding(): NativeBinding {
     const meta = JSON.parse(fs.readFileSync(path.join(root, 'build', 'libtorch.json'), 'utf8'));
     built = `\nIt was built against libtorch ${meta.version} (${meta.cuda ? 'CUDA' : 'CPU'}) from ${meta.torchDir}.`;
   } catch { /* never built */ }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const rebuild: string = require(path.join(root, 'scripts', 'package_layout.js')).rebuildCommand(root);
   throw new Error(
     'Could not load the torch-img2img native addon.\n' + failures.map((f) => `  - ${f}`).join('\n') + built +
     '\nPossible solutions:\n' +
-    '  - build it: npm run build (needs libtorch: on Debian/Ubuntu `apt-get install libtorch-dev libopenblas0-pthread`)\n' +
-    '  - if libtorch moved or was upgraded, rebuild: npm run build\n' +
-    '  - point at a libtorch explicitly: LIBTORCH=/path/to/libtorch npm run build');
+    `  - build it: ${rebuild} (needs libtorch: on Debian/Ubuntu \`apt-get install libtorch-dev libopenblas0-pthread\`)\n` +
+    `  - if libtorch moved or was upgraded, rebuild: ${rebuild}\n` +
+    `  - point at a libtorch explicitly: LIBTORCH=/path/to/libtorch ${rebuild}`);
 }

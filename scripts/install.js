@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 'use strict';
-// Install step: find libtorch, build the native addon with cmake-js (Node-API mode, no header download),
-// then compile the TypeScript. Plain JS on purpose: it runs before anything is compiled.
+// Install step: find libtorch and build the native addon with cmake-js (Node-API mode, no header download).
+// Plain JS on purpose: it runs before anything is compiled. It never runs the TypeScript compiler: a published
+// package ships dist/ (built by `prepare` when packing), and a development checkout compiles it in `prepare` too,
+// so whatever TypeScript a host app has installed is never involved.
 //
-// libtorch is looked for in this order (the first that has TorchConfig.cmake wins):
+// libtorch is looked for in this order (the first that has TorchConfig.cmake wins; a variable that is set but points
+// at no libtorch is an error, never skipped):
 //   1. LIBTORCH             a libtorch folder (…/libtorch) or any cmake prefix holding share/cmake/Torch
 //   2. Torch_DIR / npm_config_cmake_Torch_DIR   the folder holding TorchConfig.cmake
 //   3. the libtorch inside an installed Python torch (torch.utils.cmake_prefix_path) — how CUDA builds are found
 //   4. a system install (Debian/Ubuntu: /usr/lib/<triplet>/cmake/Torch)
-// If none is found and we are root on Debian/Ubuntu with apt, `apt-get install libtorch-dev libopenblas0-pthread`
-// runs (IMG2IMG_NO_APT=1 turns that off).
+// If none is found and we are root on Debian/Ubuntu with apt, `apt-get install libtorch-dev libopenblas0-pthread
+// libgloo-dev` runs (IMG2IMG_NO_APT=1 turns that off). In an app's node_modules the build's intermediate files are
+// removed afterwards (IMG2IMG_KEEP_BUILD=1 keeps them).
 
 const fs = require('fs');
 const path = require('path');
@@ -18,7 +22,7 @@ const { spawnSync } = require('child_process');
 
 const root = path.resolve(__dirname, '..');
 const force = process.argv.includes('--force');
-const tsOnly = process.argv.includes('--ts-only');
+const { isInstalledDependency, rebuildCommand } = require('./package_layout');
 
 function log(msg) { process.stdout.write(`[img2img] ${msg}\n`); }
 function warn(msg) { process.stderr.write(`[img2img] warning: ${msg}\n`); }
@@ -63,11 +67,16 @@ function findTorch() {
     looked.push(`${label}: ${prefix || '(unset)'}${d ? '' : ' — no TorchConfig.cmake'}`);
     return d;
   };
+  // A variable the user set is a promise: never fall back past it to another libtorch.
+  for (const name of ['LIBTORCH', 'Torch_DIR', 'npm_config_cmake_Torch_DIR']) {
+    const value = process.env[name];
+    if (!value) continue;
+    const d = torchDirUnder(value);
+    if (!d) failExplicit(name, value);
+    looked.push(`${name}: ${value}`);
+    return { torchDir: d, source: name, looked };
+  }
   let d;
-  if ((d = tryDir('LIBTORCH', process.env.LIBTORCH))) return { torchDir: d, source: 'LIBTORCH', looked };
-  if ((d = tryDir('Torch_DIR', process.env.Torch_DIR))) return { torchDir: d, source: 'Torch_DIR', looked };
-  if ((d = tryDir('npm_config_cmake_Torch_DIR', process.env.npm_config_cmake_Torch_DIR)))
-    return { torchDir: d, source: 'npm_config_cmake_Torch_DIR', looked };
   const pys = pythonTorchPrefixes();
   if (pys.length === 0) looked.push('Python torch: `python3 -c "import torch"` failed (no Python torch)');
   for (const { py, prefix } of pys) {
@@ -83,18 +92,45 @@ function findTorch() {
   return { torchDir: null, source: null, looked };
 }
 
+/** What an explicitly set LIBTORCH/Torch_DIR holds instead of a libtorch, for the error message. */
+function describeFolder(value) {
+  if (!fs.existsSync(value)) return 'that path does not exist';
+  if (!fs.statSync(value).isDirectory()) return 'that path is a file, not a folder';
+  const entries = fs.readdirSync(value).slice(0, 8);
+  return entries.length ? `that folder holds ${entries.join(', ')}${entries.length === 8 ? ', …' : ''} but no TorchConfig.cmake`
+    : 'that folder is empty';
+}
+
+function failExplicit(name, value) {
+  process.stderr.write([
+    `[img2img] Expected a libtorch for ${name} but received '${value}': ${describeFolder(value)}.`,
+    `  ${name === 'LIBTORCH' ? 'LIBTORCH is an unpacked libtorch folder (…/libtorch) or a cmake prefix holding share/cmake/Torch'
+      : `${name} is the folder holding TorchConfig.cmake (…/share/cmake/Torch)`}.`,
+    `  Fix the path, or unset ${name} to use the libtorch found automatically.`,
+  ].join('\n') + '\n');
+  process.exit(1);
+}
+
 function isDebianLike() {
   try { return /ID(_LIKE)?=.*(debian|ubuntu)/.test(fs.readFileSync('/etc/os-release', 'utf8')); } catch { return false; }
 }
 
-function aptInstall() {
-  log('no libtorch found; installing Debian packages: apt-get install -y libtorch-dev libopenblas0-pthread libgloo-dev');
+/** apt may install for us: root on Debian/Ubuntu with apt-get, unless IMG2IMG_NO_APT=1. */
+function aptAllowed() {
+  return process.platform === 'linux' && isDebianLike() && process.env.IMG2IMG_NO_APT !== '1' &&
+    typeof process.getuid === 'function' && process.getuid() === 0 && spawnSync('apt-get', ['--version']).status === 0;
+}
+
+function aptInstall(packages) {
+  log(`installing Debian packages: apt-get install -y ${packages.join(' ')} (IMG2IMG_NO_APT=1 turns this off)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   let r = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
   if (r.status !== 0) return false;
-  r = spawnSync('apt-get', ['install', '-y', 'libtorch-dev', 'libopenblas0-pthread', 'libgloo-dev'], { stdio: 'inherit', env });
+  r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
   return r.status === 0;
 }
+
+const dpkgHas = (pkg) => spawnSync('dpkg', ['-s', pkg], { stdio: 'ignore' }).status === 0;
 
 function failNoTorch(looked) {
   const msg = [
@@ -141,16 +177,18 @@ function warnSlowBlas() {
 
 function buildNative() {
   let found = findTorch();
-  if (!found.torchDir && process.platform === 'linux' && isDebianLike() && process.env.IMG2IMG_NO_APT !== '1' &&
-      typeof process.getuid === 'function' && process.getuid() === 0 &&
-      spawnSync('apt-get', ['--version']).status === 0) {
-    if (aptInstall()) found = findTorch();
+  if (!found.torchDir && aptAllowed()) {
+    if (aptInstall(['libtorch-dev', 'libopenblas0-pthread', 'libgloo-dev'])) found = findTorch();
   }
   if (!found.torchDir) failNoTorch(found.looked);
   const info = torchInfo(found.torchDir);
+  // Debian's libtorch links Gloo but ships its headers separately; without them the addon builds without
+  // data-parallel training, so fetch them when we may.
+  if (found.source === 'system install' && aptAllowed() && !dpkgHas('libgloo-dev')) aptInstall(['libgloo-dev']);
   log(`using libtorch ${info.version} (${info.cuda ? 'CUDA' : 'CPU'}) from ${found.torchDir} [${found.source}]`);
   warnSlowBlas();
 
+  const began = Date.now();
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const jobs = String(Math.max(1, os.cpus().length));
   const args = [cmakeJs, 'compile', '--CDTorch_DIR=' + found.torchDir, '--parallel', jobs];
@@ -159,29 +197,42 @@ function buildNative() {
     cwd: root, stdio: 'inherit', env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: jobs },
   });
   if (r.status !== 0) {
-    process.stderr.write('[img2img] building the native addon failed (see the compiler output above).\n');
+    process.stderr.write(`[img2img] building the native addon against libtorch ${info.version} from ${found.torchDir} ` +
+      `[${found.source}] failed (see the compiler output above). Needs cmake >= 3.18 and a C++17 compiler (g++ >= 10).\n`);
     process.exit(r.status || 1);
   }
   fs.writeFileSync(path.join(root, 'build', 'libtorch.json'),
     JSON.stringify({ torchDir: found.torchDir, source: found.source, ...info }, null, 2));
+  if (isInstalledDependency(root) && process.env.IMG2IMG_KEEP_BUILD !== '1') pruneBuild();
+  const kb = Math.round(fs.statSync(addon).size / 1024);
+  log(`built ${path.relative(root, addon)} (${kb} KB) in ${Math.round((Date.now() - began) / 1000)} s ` +
+    `against libtorch ${info.version} (${info.cuda ? 'CUDA' : 'CPU'})`);
 }
 
-function buildTs() {
-  let tsc;
-  try { tsc = require.resolve('typescript/bin/tsc', { paths: [root] }); } catch { tsc = null; }
-  if (!tsc) {
-    if (fs.existsSync(path.join(root, 'dist', 'src', 'index.js'))) return; // published package: already compiled
-    process.stderr.write('[img2img] TypeScript is not installed and dist/ is missing: run `npm install` with dev dependencies.\n');
-    process.exit(1);
+/**
+ * In an app's node_modules only the addon and its libtorch record are needed at run time; the object files and the
+ * precompiled header (hundreds of MB) are kept in a development checkout only, for incremental rebuilds.
+ */
+function pruneBuild() {
+  const keep = new Set([path.join('Release', 'img2img.node'), 'libtorch.json']);
+  const buildDir = path.join(root, 'build');
+  for (const entry of fs.readdirSync(buildDir)) {
+    if (entry === 'Release') {
+      for (const f of fs.readdirSync(path.join(buildDir, entry))) {
+        if (!keep.has(path.join(entry, f))) fs.rmSync(path.join(buildDir, entry, f), { recursive: true, force: true });
+      }
+    } else if (!keep.has(entry)) {
+      fs.rmSync(path.join(buildDir, entry), { recursive: true, force: true });
+    }
   }
-  log('compiling TypeScript');
-  const r = spawnSync(process.execPath, [tsc, '-p', root], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status || 1);
 }
 
 const addon = path.join(root, 'build', 'Release', 'img2img.node');
-if (!tsOnly) {
-  if (force || !fs.existsSync(addon) || process.env.npm_command === 'install' || process.env.npm_command === 'ci') buildNative();
-  else log(`native addon already built: ${addon}`);
+const rebuilding = ['install', 'ci', 'rebuild'].includes(process.env.npm_command);
+if (force || rebuilding || !fs.existsSync(addon)) buildNative();
+else log(`native addon already built: ${addon} (rebuild: ${rebuildCommand(root)})`);
+if (!fs.existsSync(path.join(root, 'dist', 'src', 'index.js')) && isInstalledDependency(root)) {
+  // A tarball packed without `prepare` (e.g. `npm pack --ignore-scripts`): say so instead of failing at require().
+  process.stderr.write('[img2img] warning: this package has no dist/ (compiled JavaScript): it was packed without its ' +
+    '`prepare` step; pack it again with `npm pack` from a checkout that ran `npm install`.\n');
 }
-buildTs();

@@ -20,7 +20,7 @@ export function backendFor(device: string): Backend {
 export function missingBackend(backend: Backend): string | null {
   const have = native().distributedBackends();
   if (backend === 'gloo' && !have.gloo) {
-    return 'this build of the addon has no c10d Gloo backend: install Gloo\'s headers (Debian/Ubuntu: apt-get install libgloo-dev) and rebuild (npm run build)';
+    return 'this build of the addon has no c10d Gloo backend: install Gloo\'s headers (Debian/Ubuntu: apt-get install libgloo-dev) and rebuild the addon (`npm rebuild torch-img2img` from an app, `npm run build` in a checkout)';
   }
   if (backend === 'nccl' && !have.nccl) {
     return 'training on CUDA across processes needs c10d\'s NCCL backend, which this build of the addon does not have ' +

@@ -16,7 +16,11 @@ interface TrainCase {
   command_line: string[];
   steps: number;
   losses: Array<Record<string, number>>;
-  tolerance: { loss_rel: number; 'loss_abs_when_ref_below_1e-3': number; visuals_max_abs: number; 'weights_share_within_1e-4': number; weights_max_abs: number };
+  tolerance: {
+    loss_rel: number; 'loss_abs_when_ref_below_1e-3': number; visuals_max_abs: number; 'weights_share_within_1e-4': number; weights_max_abs: number;
+    /** Per-step bounds where the case gives them (step 1 runs before any update, so it must match tightly on every CPU). */
+    tolerance_by_step?: Array<Partial<{ loss_rel: number; 'loss_abs_when_ref_below_1e-3': number }>>;
+  };
 }
 
 function floats(t: RawTensor): Float32Array {
@@ -50,10 +54,11 @@ describe('parity: training steps (shared/fixtures/parity/train)', function () {
           model.optimizeParameters();
           const losses = model.getCurrentLosses();
           assert.deepStrictEqual(Object.keys(losses), Object.keys(c.losses[s]), 'loss names and order');
+          const stepTol = { ...tol, ...(tol.tolerance_by_step?.[s] ?? {}) };
           for (const [k, ref] of Object.entries(c.losses[s])) {
             const got = losses[k];
-            const ok = Math.abs(ref) < 1e-3 ? Math.abs(got - ref) <= tol['loss_abs_when_ref_below_1e-3'] : Math.abs(got - ref) / Math.abs(ref) <= tol.loss_rel;
-            assert.ok(ok, `step ${s} loss ${k}: got ${got}, reference ${ref}`);
+            const ok = Math.abs(ref) < 1e-3 ? Math.abs(got - ref) <= stepTol['loss_abs_when_ref_below_1e-3'] : Math.abs(got - ref) / Math.abs(ref) <= stepTol.loss_rel;
+            assert.ok(ok, `step ${s + 1} loss ${k}: got ${got}, reference ${ref} (relative ${(Math.abs(got - ref) / Math.abs(ref)).toExponential(2)}, bound ${stepTol.loss_rel})`);
           }
         }
         const visuals = model.getCurrentVisuals();
