@@ -50,10 +50,10 @@ export function sendJson(res: http.ServerResponse, status: number, value: unknow
   res.end(body);
 }
 
-/** Errors go out as `{"error": message}` so that the pages can show the message itself. */
-export function sendError(res: http.ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
+/** Errors go out as `{"error": message, "code": code}` so that the pages can show the message itself. */
+export function sendError(res: http.ServerResponse, status: number, message: string, extra: Record<string, string> = {}, code?: string): void {
   if (res.headersSent) { res.destroy(); return; }
-  sendJson(res, status, { error: message }, extra);
+  sendJson(res, status, code ? { error: message, code } : { error: message }, extra);
 }
 
 /** Resolves once the server listens; a busy port or a bad host rejects with a message that names both. */
@@ -93,8 +93,10 @@ export function closeServer(server: http.Server): Promise<void> {
 
 /** A refused request: its status and the message the page shows. */
 export class HttpError extends Error {
-  readonly code = 'ERR_IMG2IMG_HTTP';
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) { super(message); }
+  /** `code`: the stable code of the error behind the refusal (an image error's own code, say). */
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}, readonly code = 'ERR_IMG2IMG_HTTP') {
+    super(message);
+  }
 }
 
 /**
@@ -115,7 +117,7 @@ export function decodePathPart(part: string, what: string): string {
   try {
     return decodeURIComponent(part);
   } catch {
-    throw new HttpError(400, `Expected a percent-encoded ${what} but received ${JSON.stringify(part.slice(0, 200))}`);
+    throw new HttpError(400, `Expected a percent-encoded ${what} but received ${JSON.stringify(part.slice(0, 200))}`, {}, 'ERR_IMG2IMG_BAD_REQUEST');
   }
 }
 
@@ -135,8 +137,8 @@ export function guardHandler(server: string, handler: Handler, log: (line: strin
         log(`${server}: ${String(req.method).slice(0, 20)} ${target} failed with ${status}: ${err.message}`);
       }
       try {
-        if (err instanceof HttpError) sendError(res, status, err.message, err.headers);
-        else sendError(res, status, `${server} failed: ${err.message}`);
+        if (err instanceof HttpError) sendError(res, status, err.message, err.headers, err.code);
+        else sendError(res, status, `${server} failed: ${err.message}`, {}, 'ERR_IMG2IMG_INTERNAL');
       } catch {
         res.destroy();
       }

@@ -71,7 +71,7 @@ function uploadName(req: http.IncomingMessage): string {
  */
 function readBody(req: http.IncomingMessage, limit: number, pace: UploadPace): Promise<Buffer> {
   const tooLarge = () => new HttpError(413, `the upload is larger than the limit of ${formatBytes(limit)} ` +
-    '(the server was started with --max_upload_mb; choose a smaller image)');
+    '(the server was started with --max_upload_mb; choose a smaller image)', {}, 'ERR_IMG2IMG_UPLOAD_TOO_LARGE');
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) { reject(tooLarge()); return; }
@@ -88,10 +88,10 @@ function readBody(req: http.IncomingMessage, limit: number, pace: UploadPace): P
     const timer = setInterval(() => {
       const elapsed = Date.now() - started;
       if (elapsed > pace.deadlineMs) {
-        stop(new HttpError(408, `the upload took longer than ${pace.deadlineMs / 1000} s; send it again over a faster connection`));
+        stop(new HttpError(408, `the upload took longer than ${pace.deadlineMs / 1000} s; send it again over a faster connection`, {}, SLOW));
       } else if (elapsed > pace.graceMs && size < (pace.minBytesPerSecond * elapsed) / 1000) {
         stop(new HttpError(408, `the upload arrived at ${Math.round((size * 1000) / elapsed)} bytes/s, below the minimum ` +
-          `of ${formatBytes(pace.minBytesPerSecond)}/s; send it again over a faster connection`));
+          `of ${formatBytes(pace.minBytesPerSecond)}/s; send it again over a faster connection`, {}, SLOW));
       }
     }, Math.min(PACE_CHECK_MS, pace.graceMs));
     timer.unref();
@@ -108,12 +108,14 @@ function readBody(req: http.IncomingMessage, limit: number, pace: UploadPace): P
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', (e) => stop(e));
-    req.on('aborted', () => stop(new HttpError(400, 'the upload was interrupted')));
+    req.on('aborted', () => stop(new HttpError(400, 'the upload was interrupted', {}, 'ERR_IMG2IMG_UPLOAD_INTERRUPTED')));
   });
 }
 
 /** How often an upload's pace is checked. */
 const PACE_CHECK_MS = 500;
+const SLOW = 'ERR_IMG2IMG_UPLOAD_TOO_SLOW';
+const BUSY = 'ERR_IMG2IMG_BUSY';
 
 /** Reads and drops what is left of a refused body (so the reply is read), cutting the connection past a bound. */
 function drain(req: http.IncomingMessage): void {
@@ -142,7 +144,7 @@ export async function startTranslateServer(options: TranslateServerOptions): Pro
 
   const busy = (req: http.IncomingMessage, what: string) => {
     drain(req);
-    return new HttpError(503, `the server is busy with ${what}; try again in a moment`, { 'Retry-After': '1' });
+    return new HttpError(503, `the server is busy with ${what}; try again in a moment`, { 'Retry-After': '1' }, BUSY);
   };
 
   const translate = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -161,8 +163,8 @@ export async function startTranslateServer(options: TranslateServerOptions): Pro
     } finally {
       receiving--;
     }
-    if (body.length === 0) throw new HttpError(400, `${name} is empty (0 bytes)`);
-    if (pending >= MAX_PENDING) throw new HttpError(503, `the server is busy with ${pending} translations; try again in a moment`, { 'Retry-After': '1' });
+    if (body.length === 0) throw new HttpError(400, `${name} is empty (0 bytes)`, {}, 'ERR_IMG2IMG_BAD_IMAGE');
+    if (pending >= MAX_PENDING) throw new HttpError(503, `the server is busy with ${pending} translations; try again in a moment`, { 'Retry-After': '1' }, BUSY);
     pending++;
     try {
       const notes: string[] = [];
@@ -174,7 +176,7 @@ export async function startTranslateServer(options: TranslateServerOptions): Pro
         const err = e as Error;
         if (err instanceof ImageFileError) {
           const message = err.message.startsWith(BUFFER_NAME) ? name + err.message.slice(BUFFER_NAME.length) : err.message;
-          throw new HttpError(400, message);
+          throw new HttpError(400, message, {}, err.code);
         }
         throw err;
       }

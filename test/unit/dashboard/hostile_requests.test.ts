@@ -158,6 +158,7 @@ describe('hostile requests (issue 15)', function () {
         const r = await request(port, 'POST', '/translate', body, { 'X-File-Name': 'evil.bin' });
         assert.strictEqual(r.status, 400, r.body);
         assert.match(JSON.parse(r.body).error, /^evil\.bin /);
+        assert.strictEqual(JSON.parse(r.body).code, 'ERR_IMG2IMG_BAD_IMAGE');
       }
     });
 
@@ -184,6 +185,7 @@ describe('hostile requests (issue 15)', function () {
         assert.ok(!(r instanceof Error), String(r));
         assert.strictEqual(r.status, 408, r.body);
         assert.match(JSON.parse(r.body).error, /below the minimum of 2 KB\/s/);
+        assert.strictEqual(JSON.parse(r.body).code, 'ERR_IMG2IMG_UPLOAD_TOO_SLOW');
       }
       assert.ok(elapsed < 3000, `slow uploads were cut after ${elapsed} ms (grace 700 ms)`);
     });
