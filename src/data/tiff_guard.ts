@@ -4,7 +4,7 @@
  * V8 aborts the process), reads as many values as an entry claims, allocates what any bit depth asks for
  * (BitsPerSample 4096: 1.5 GB) and inflates Deflate strips without a bound. Here: the directory chain must end
  * without a loop, every entry's data must lie inside the file, the first image must use a supported layout,
- * and Deflate strips must inflate to no more than the declared rows.
+ * and every compressed strip or tile must decode to no more than its declared rows.
  */
 import * as zlib from 'zlib';
 import { ImageFileError } from './image_errors';
@@ -93,10 +93,17 @@ export function tiffForDecoding(buf: Buffer, name: string, size: { width: number
   offsets.forEach((o, i) => {
     if (o + counts[i] > buf.length) throw corrupt(`its image data piece ${i} runs past the end of the file`);
   });
-  if (compression === 8 || compression === 32946) {
-    const pieceBytes = tiled ? tileH * rowBytes(tileW) : Math.min(one(278, size.height), size.height) * rowBytes(size.width);
-    offsets.forEach((o, i) => assertInflatesWithin(buf.subarray(o, o + counts[i]), pieceBytes, () =>
-      corrupt(`its Deflate data piece ${i} inflates to more than the ${pieceBytes} bytes its header allows`)));
+  // each compressed piece must decode to no more than its declared rows (checked without decoding, or for
+  // Deflate by inflating up to that size): this bounds the decoder's time and memory by the declared size
+  const pieceBytes = tiled ? tileH * rowBytes(tileW) : Math.min(one(278, size.height), size.height) * rowBytes(size.width);
+  const measure = compression === 5 ? lzwProblem : compression === 32773 ? packBitsProblem
+    : compression === 8 || compression === 32946 ? inflateProblem : null;
+  if (measure) {
+    const method = compression === 5 ? 'LZW' : compression === 32773 ? 'PackBits' : 'Deflate';
+    offsets.forEach((o, i) => {
+      const problem = measure(buf.subarray(o, o + counts[i]), pieceBytes);
+      if (problem) throw corrupt(`its ${method} data piece ${i} ${problem}`);
+    });
   }
 
   const copy = Buffer.from(buf);
@@ -111,11 +118,70 @@ export function tiffForDecoding(buf: Buffer, name: string, size: { width: number
   return copy;
 }
 
-function assertInflatesWithin(data: Buffer, limit: number, tooLarge: () => Error): void {
+const tooMuch = (limit: number) => `decodes to more than the ${limit} bytes its header allows`;
+
+function inflateProblem(data: Buffer, limit: number): string | null {
   try {
     zlib.inflateSync(data, { maxOutputLength: Math.max(1, limit) });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return tooMuch(limit);
     // corrupt Deflate data: the decoder reports it
   }
+  return null;
+}
+
+/** PackBits run lengths, summed without writing anything. */
+function packBitsProblem(data: Buffer, limit: number): string | null {
+  let out = 0;
+  for (let pos = 0; pos < data.length && out <= limit;) {
+    const n = (data[pos++] << 24) >> 24;
+    if (n >= 0) { out += n + 1; pos += n + 1; } else if (n > -128) { out += 1 - n; pos++; }
+  }
+  return out > limit ? tooMuch(limit) : null;
+}
+
+/**
+ * TIFF LZW (MSB first, code width growing one code early, as utif2 reads it) run on entry lengths only. utif2
+ * takes any code at or past the next free entry as "previous string + its first byte" and follows prefix links
+ * without a bound, so a code past that entry (or a non-root first code after a clear) can link stale entries
+ * into a cycle it never leaves; refusing those keeps every prefix older than its entry.
+ */
+function lzwProblem(data: Buffer, limit: number): string | null {
+  const CLEAR = 256;
+  const EOI = 257;
+  const length = new Float64Array(4097).fill(1);
+  let next = 258;
+  let width = 9;
+  let prev = -1; // -1: right after a clear (or at the start, where utif2 starts from code 0)
+  let atStart = true;
+  let out = 0;
+  const bits = data.length * 8;
+  for (let bit = 0; bit + width <= bits;) {
+    let code = 0;
+    for (let i = 0; i < width; i++, bit++) code = (code << 1) | ((data[bit >> 3] >> (7 - (bit & 7))) & 1);
+    if (code === EOI) break;
+    if (code === CLEAR) {
+      next = 258;
+      width = 9;
+      prev = -1;
+      atStart = false;
+      continue;
+    }
+    if (prev < 0 && !atStart) {
+      if (code > EOI) return `has LZW code ${code} right after a clear code (expected a single byte code)`;
+      out += 1;
+      prev = code;
+      continue;
+    }
+    if (code > next) return `has LZW code ${code} past the next free table entry ${next}`;
+    const from = prev < 0 ? 0 : prev;
+    out += code < next ? length[code] : length[from] + 1;
+    if (next < 4096) length[next] = length[from] + 1;
+    next++;
+    if (next + 1 === 1 << width && width !== 12) width++;
+    prev = code;
+    atStart = false;
+    if (out > limit) return tooMuch(limit);
+  }
+  return out > limit ? tooMuch(limit) : null;
 }

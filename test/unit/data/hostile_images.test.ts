@@ -9,13 +9,15 @@
  * decodes in about 2 MB) and thousands of times below what the files made the old code use.
  */
 import * as assert from 'assert';
+import * as path from 'path';
 import * as zlib from 'zlib';
 import { probeImage } from '../../../src/data/image_header';
-import { decodeImage } from '../../../src/data/image_io';
-import { tempDir } from './data_test_helpers';
+import { decodeImage, readImageFile, toRGB8 } from '../../../src/data/image_io';
+import { runPythonJson } from '../../helpers/run_python';
+import { requirePil, tempDir } from './data_test_helpers';
 import {
   baselinePeakMb, baselineScanFlood, DecodeRun, gifLzwCycle, gifWithCodes, hiddenFrameJpeg, interlacedBomb, interlacedPng,
-  measureDecode, plainJpeg, progressiveScanFlood, secondFrameJpeg, stripEntries, tiff, writeTemp,
+  measureDecode, msbCodes, plainJpeg, progressiveScanFlood, secondFrameJpeg, stripEntries, tiff, writeTemp,
 } from './hostile_inputs';
 
 const REFUSE_MS = 3000;
@@ -103,7 +105,44 @@ describe('hostile images (issue 15)', function () {
     it('refuses a Deflate strip that inflates past its declared rows', () => {
       const strip = zlib.deflateSync(Buffer.alloc(64 * 2 ** 20));
       const data = tiff([{ entries: stripEntries(1, 1, { compression: 8, byteCount: strip.length }), data: strip }]);
-      assertRefused('deflate_bomb.tif', data, 'ERR_IMG2IMG_BAD_IMAGE', /Deflate data piece 0 inflates to more than the 3 bytes/);
+      assertRefused('deflate_bomb.tif', data, 'ERR_IMG2IMG_BAD_IMAGE', /Deflate data piece 0 decodes to more than the 3 bytes its header allows/);
+    });
+
+    it('refuses an LZW strip whose codes would link table entries into a cycle', () => {
+      // clear, 'a' 'a' 258 'a' (entries 258..260), clear, 260: a stale entry as the first code after a clear
+      const strip = msbCodes([[256, 9], [97, 9], [97, 9], [258, 9], [97, 9], [256, 9], [260, 9], [97, 9], [258, 9], [257, 9]]);
+      const data = tiff([{ entries: stripEntries(16, 16, { samples: 1, compression: 5, byteCount: strip.length }), data: strip }]);
+      assertRefused('lzw_cycle.tif', data, 'ERR_IMG2IMG_BAD_IMAGE', /LZW data piece 0 has LZW code 260 right after a clear code/);
+    });
+
+    it('refuses LZW and PackBits strips that decode to more than their declared rows', () => {
+      const lzw = msbCodes([[256, 9], ...Array.from({ length: 3000 }, (_, i): [number, number] => [i === 0 ? 0 : 257 + i, i + 258 >= 511 ? (i + 258 >= 1023 ? (i + 258 >= 2047 ? 12 : 11) : 10) : 9]), [257, 12]]);
+      assertRefused('lzw_long.tif', tiff([{ entries: stripEntries(4, 4, { samples: 1, compression: 5, byteCount: lzw.length }), data: lzw }]),
+        'ERR_IMG2IMG_BAD_IMAGE', /LZW data piece 0 decodes to more than the 16 bytes its header allows/);
+      const packbits = Buffer.from(Array.from({ length: 20_000 }, (_, i) => (i % 2 === 0 ? 0x81 : 0))); // 128 zeros per pair
+      assertRefused('packbits_long.tif', tiff([{ entries: stripEntries(4, 4, { samples: 1, compression: 32773, byteCount: packbits.length }), data: packbits }]),
+        'ERR_IMG2IMG_BAD_IMAGE', /PackBits data piece 0 decodes to more than the 16 bytes/);
+    });
+
+    it('still decodes the LZW, PackBits and Deflate TIFFs Pillow writes, as Pillow does', () => {
+      requirePil();
+      const made = runPythonJson<Record<string, number[]>>(String.raw`
+import json, os, sys
+import numpy as np
+from PIL import Image
+out = sys.argv[1] if len(sys.argv) > 1 else json.load(sys.stdin)
+rgb = np.random.RandomState(1).randint(0, 256, (37, 29, 3), dtype=np.uint8)
+res = {}
+for c in ['tiff_lzw', 'packbits', 'tiff_adobe_deflate']:
+    p = os.path.join(out, c + '.tif')
+    Image.fromarray(rgb).save(p, compression=c)
+    res[c] = np.asarray(Image.open(p).convert('RGB')).reshape(-1).tolist()
+print(json.dumps(res))`, JSON.stringify(dir));
+      for (const [c, pixels] of Object.entries(made)) {
+        const img = toRGB8(readImageFile(path.join(dir, `${c}.tif`)));
+        assert.deepStrictEqual([img.width, img.height], [29, 37], c);
+        assert.deepStrictEqual(Array.from(img.data), pixels, c);
+      }
     });
 
     it('decodes the first page only, however large the next page claims to be', () => {

@@ -186,6 +186,15 @@ export function stripEntries(width: number, height: number, opts: { bits?: numbe
   ];
 }
 
+/** Codes packed most significant bit first, each with its own width (TIFF LZW). */
+export function msbCodes(codes: [number, number][]): Buffer {
+  const bits: number[] = [];
+  for (const [code, width] of codes) for (let i = width - 1; i >= 0; i--) bits.push((code >> i) & 1);
+  const out = Buffer.alloc(Math.ceil(bits.length / 8));
+  bits.forEach((b, i) => { out[i >> 3] |= b << (7 - (i & 7)); });
+  return out;
+}
+
 // ------------------------------------------------------------------------------------------------- GIF
 
 /** A GIF with a 16x16 screen and one frame (`frameW` x `frameH`) whose LZW data are `codes` (4-bit, min size 3). */
