@@ -1,7 +1,8 @@
 // The translate page (`img2img serve`): upload or drop an image, get the generator's translation next to it.
 // POST /translate takes the image file as the request body. The size limit is enforced while the body streams
 // in (never more than the limit is held); a refused upload is drained, up to a bound, so that the browser reads
-// the 413 instead of a reset connection. Images the decoder refuses are 400s with the decoder's own message.
+// the 413 instead of a reset connection. Uploads slower than a minimum rate, or past a deadline, are 408s and
+// never hold a translation slot. Images the decoder refuses are 400s with the decoder's own message and code.
 import * as http from 'http';
 import * as path from 'path';
 import { ImageFileError } from '../data/image_errors';
@@ -23,6 +24,10 @@ const MAX_RECEIVING = 16;
 const DRAIN_BYTES = 64 * 1024 * 1024;
 /** The name translate() gives buffers in its messages; replaced by the uploaded file's name. */
 const BUFFER_NAME = 'input image buffer';
+/** How often an upload's pace is checked. */
+const PACE_CHECK_MS = 500;
+const SLOW = 'ERR_IMG2IMG_UPLOAD_TOO_SLOW';
+const BUSY = 'ERR_IMG2IMG_BUSY';
 
 /** How slow an upload may be: an average below the rate after the grace period, or past the deadline, is a 408. */
 export interface UploadPace {
@@ -111,11 +116,6 @@ function readBody(req: http.IncomingMessage, limit: number, pace: UploadPace): P
     req.on('aborted', () => stop(new HttpError(400, 'the upload was interrupted', {}, 'ERR_IMG2IMG_UPLOAD_INTERRUPTED')));
   });
 }
-
-/** How often an upload's pace is checked. */
-const PACE_CHECK_MS = 500;
-const SLOW = 'ERR_IMG2IMG_UPLOAD_TOO_SLOW';
-const BUSY = 'ERR_IMG2IMG_BUSY';
 
 /** Reads and drops what is left of a refused body (so the reply is read), cutting the connection past a bound. */
 function drain(req: http.IncomingMessage): void {

@@ -1,7 +1,8 @@
 /**
  * Decoding and encoding image files to and from RawImage, in pure JavaScript (pngjs; a libjpeg-turbo-exact JPEG
  * decoder with jpeg-js as fallback; jimp's BMP/GIF/TIFF decoders; a small PPM reader). Every failure is an ImageFileError that names the file and says what is wrong;
- * sizes are checked from the header before any pixel buffer is allocated.
+ * sizes are checked from the header before any pixel buffer is allocated, and the structures the decoders trust are
+ * checked before they run (jpeg_structure, gif_guard, tiff_guard, the interlaced PNG inflate bound below).
  *
  * Colour conversions follow PIL's `convert("RGB")` / `convert("L")`, which is what the reference applies right
  * after `Image.open`.
