@@ -190,6 +190,33 @@ describe('hostile requests (issue 15)', function () {
       assert.ok(elapsed < 3000, `slow uploads were cut after ${elapsed} ms (grace 700 ms)`);
     });
 
+    it('cuts an upload that keeps a fair rate but runs past the per-connection deadline', async () => {
+      const strict = await startTranslateServer({
+        checkpoint, port: 0, host: HOST, maxUploadBytes: 2 * 1024 * 1024, device: 'cpu',
+        uploadPace: { minBytesPerSecond: 0, graceMs: 100, deadlineMs: 800 },
+      });
+      try {
+        const started = Date.now();
+        const reply = await new Promise<Reply>((resolve, reject) => {
+          const req = http.request({ port: Number(new URL(strict.url).port), host: HOST, method: 'POST', path: '/translate', headers: { 'Content-Length': String(1e6) } }, (res) => {
+            let body = '';
+            res.on('data', (c) => { body += c; });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+          });
+          req.on('error', reject);
+          const drip = setInterval(() => { if (!req.destroyed) req.write(Buffer.alloc(1000)); }, 50);
+          req.on('close', () => clearInterval(drip));
+        });
+        assert.strictEqual(reply.status, 408, reply.body);
+        assert.deepStrictEqual(JSON.parse(reply.body), {
+          error: 'the upload took longer than 0.8 s; send it again over a faster connection', code: 'ERR_IMG2IMG_UPLOAD_TOO_SLOW',
+        });
+        assert.ok(Date.now() - started < 2000, `cut after ${Date.now() - started} ms`);
+      } finally {
+        await strict.close();
+      }
+    });
+
     it('survives a seeded request fuzzer with flat memory (deliverable 2)', async () => {
       const growth = await fuzzMemoryGrowthMb(port, '/api/info');
       assert.ok(growth < FLAT_MB, `rss grew ${growth.toFixed(1)} MB over two rounds of 150 fuzz cases (bound ${FLAT_MB} MB)`);
