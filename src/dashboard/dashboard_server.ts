@@ -10,7 +10,10 @@ import type { OptionParser } from '../options/option_parser';
 import { pythonEquals, pythonStr } from '../util/python_format';
 import { visualToPng } from '../util/visuals';
 import type { EpochInfo, IterationInfo, TrainCallbacks } from '../train/trainer';
-import { closeServer, guardClientErrors, listen, sendAsset, sendBuffer, sendError, sendJson, urlOf } from './http_util';
+import {
+  closeServer, decodePathPart, guardClientErrors, guardHandler, listen, requestPath, sendAsset, sendBuffer, sendError, sendJson,
+  SERVER_TIMEOUTS, urlOf,
+} from './http_util';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard_page';
 import { SseHub, sseFrame } from './sse';
 
@@ -35,6 +38,8 @@ export interface DashboardOptions {
   parser?: OptionParser;
   /** Bytes a watcher may leave unread before it is dropped (default 4 MiB). */
   maxClientBufferBytes?: number;
+  /** Where unexpected request failures are logged (default stderr). */
+  log?: (line: string) => void;
 }
 
 export interface Dashboard {
@@ -218,22 +223,23 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   let closed = false;
   const warned = new Set<string>();
 
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  const server = http.createServer(SERVER_TIMEOUTS, guardHandler('dashboard', (req, res) => {
+    const route = requestPath(req);
     if (req.method !== 'GET' && req.method !== 'HEAD') { sendError(res, 405, `${req.method} is not allowed here`, { Allow: 'GET, HEAD' }); return; }
-    const visual = /^\/visuals\/(\d+)\/([^/]+)\.png$/.exec(url.pathname);
-    if (url.pathname === '/' || url.pathname === '/index.html') sendAsset(req, res, DASHBOARD_HTML);
-    else if (url.pathname === '/dashboard.js') sendAsset(req, res, DASHBOARD_JS);
-    else if (url.pathname === '/dashboard.css') sendAsset(req, res, DASHBOARD_CSS);
-    else if (url.pathname === '/events') hub.add(req, res, sseFrame('init', state.snapshot()));
-    else if (url.pathname === '/api/state') sendJson(res, 200, { ...state.snapshot(), watchers: hub.stats() });
-    else if (url.pathname === '/favicon.ico') { res.writeHead(204).end(); }
+    const visual = /^\/visuals\/(\d+)\/([^/]+)\.png$/.exec(route);
+    if (route === '/' || route === '/index.html') sendAsset(req, res, DASHBOARD_HTML);
+    else if (route === '/dashboard.js') sendAsset(req, res, DASHBOARD_JS);
+    else if (route === '/dashboard.css') sendAsset(req, res, DASHBOARD_CSS);
+    else if (route === '/events') hub.add(req, res, sseFrame('init', state.snapshot()));
+    else if (route === '/api/state') sendJson(res, 200, { ...state.snapshot(), watchers: hub.stats() });
+    else if (route === '/favicon.ico') { res.writeHead(204).end(); }
     else if (visual) {
-      const png = state.findImage(Number(visual[1]), decodeURIComponent(visual[2]));
+      const label = decodePathPart(visual[2], 'visual name');
+      const png = state.findImage(Number(visual[1]), label);
       if (png) sendBuffer(req, res, 'image/png', png, { 'Cache-Control': 'private, max-age=3600' });
-      else sendError(res, 404, `no visual ${decodeURIComponent(visual[2])} yet`);
-    } else sendError(res, 404, `nothing at ${url.pathname}`);
-  });
+      else sendError(res, 404, `no visual ${label.slice(0, 200)} yet`);
+    } else sendError(res, 404, `nothing at ${route.slice(0, 200)}`);
+  }, options.log));
   guardClientErrors(server);
   const address = await listen(server, port, host, { port: '--display_port', host: '--display_host' });
 

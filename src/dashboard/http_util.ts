@@ -50,10 +50,10 @@ export function sendJson(res: http.ServerResponse, status: number, value: unknow
   res.end(body);
 }
 
-/** Errors go out as `{"error": message}` so that the pages can show the message itself. */
-export function sendError(res: http.ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
+/** Errors go out as `{"error": message, "code": code}` so that the pages can show the message itself. */
+export function sendError(res: http.ServerResponse, status: number, message: string, extra: Record<string, string> = {}, code?: string): void {
   if (res.headersSent) { res.destroy(); return; }
-  sendJson(res, status, { error: message }, extra);
+  sendJson(res, status, code ? { error: message, code } : { error: message }, extra);
 }
 
 /** Resolves once the server listens; a busy port or a bad host rejects with a message that names both. */
@@ -90,6 +90,73 @@ export function closeServer(server: http.Server): Promise<void> {
     server.closeAllConnections();
   });
 }
+
+/** A refused request: its status and the message the page shows. */
+export class HttpError extends Error {
+  /** `code`: the stable code of the error behind the refusal (an image error's own code, say). */
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}, readonly code = 'ERR_IMG2IMG_HTTP') {
+    super(message);
+  }
+}
+
+/**
+ * The path of a request, never throwing: `new URL('//', base)` and other odd request targets (absolute form,
+ * no leading slash, raw spaces) are answered by the routes (as a 404) instead of killing the server.
+ */
+export function requestPath(req: http.IncomingMessage): string {
+  let target = req.url ?? '/';
+  const cut = target.search(/[?#]/);
+  if (cut >= 0) target = target.slice(0, cut);
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(target); // GET http://host/path HTTP/1.1
+  if (absolute) target = target.slice(absolute[0].length) || '/';
+  return target;
+}
+
+/** decodeURIComponent for one path part; a malformed escape (`%zz`) is a 400 naming the part. */
+export function decodePathPart(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, `Expected a percent-encoded ${what} but received ${JSON.stringify(part.slice(0, 200))}`, {}, 'ERR_IMG2IMG_BAD_REQUEST');
+  }
+}
+
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
+
+/**
+ * A request listener that never lets a handler's throw (or rejection) reach the process: an HttpError becomes
+ * its status, anything else a 500, and unexpected failures a line on `log` naming the request.
+ */
+export function guardHandler(server: string, handler: Handler, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): http.RequestListener {
+  return (req, res) => {
+    const fail = (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      const status = err instanceof HttpError ? err.status : 500;
+      if (status >= 500) {
+        const target = JSON.stringify((req.url ?? '').slice(0, 200));
+        log(`${server}: ${String(req.method).slice(0, 20)} ${target} failed with ${status}: ${err.message}`);
+      }
+      try {
+        if (err instanceof HttpError) sendError(res, status, err.message, err.headers, err.code);
+        else sendError(res, status, `${server} failed: ${err.message}`, {}, 'ERR_IMG2IMG_INTERNAL');
+      } catch {
+        res.destroy();
+      }
+    };
+    try {
+      const done = handler(req, res);
+      if (done) done.catch(fail);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+/**
+ * Server settings shared by both servers: request headers must arrive within HEADERS_TIMEOUT_MS, and the
+ * timeouts are checked every second (Node's default checks every 30 s, letting slow clients linger).
+ */
+export const SERVER_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 120_000, connectionsCheckingInterval: 1000 } as const;
 
 /** A malformed request gets a 400 and its socket closed; it never reaches the handlers. */
 export function guardClientErrors(server: http.Server): void {

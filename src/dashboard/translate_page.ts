@@ -77,7 +77,7 @@ export const TRANSLATE_JS: Asset = {
   body: String.raw`'use strict';
 (function () {
   var $ = function (id) { return document.getElementById(id); };
-  var TITLES = { 400: 'Not an image the server can read', 413: 'Upload too large', 503: 'Server busy', 500: 'Translation failed' };
+  var TITLES = { 400: 'Not an image the server can read', 408: 'Upload too slow', 413: 'Upload too large', 503: 'Server busy', 500: 'Translation failed' };
   var current = 0;
   var urls = { input: null, output: null };
 

@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import { ImageFileError } from './image_errors';
+import { isStartOfFrame } from './jpeg_structure';
 
 export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'gif' | 'tiff' | 'pnm';
 
@@ -98,6 +99,7 @@ export function assertWithinPixelLimit(header: ImageHeader, name: string, maxPix
       name,
       `is ${header.width}x${header.height} = ${formatMegapixels(pixels)} megapixels, over the limit of ` +
         `${formatMegapixels(maxPixels)} megapixels (--max_image_pixels)`,
+      'ERR_IMG2IMG_IMAGE_TOO_LARGE',
     );
   }
 }
@@ -121,11 +123,6 @@ function probePng(buf: Uint8Array, short: () => ProbeResult): ProbeResult {
   return { kind: 'ok', header: { format: 'png', width, height, bitDepth, pngColorType } };
 }
 
-/** Start-of-frame markers (SOF0..SOF15 minus DHT C4, JPG C8, DAC CC) carry the frame size. */
-function isStartOfFrame(marker: number): boolean {
-  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-}
-
 function probeJpeg(buf: Uint8Array, short: () => ProbeResult): ProbeResult {
   let pos = 2;
   for (;;) {
@@ -135,6 +132,9 @@ function probeJpeg(buf: Uint8Array, short: () => ProbeResult): ProbeResult {
     while (pos < buf.length && buf[pos] === 0xff) pos++;
     if (pos >= buf.length) return short();
     const marker = buf[pos++];
+    // FF 00 is no marker: the decoders step over it and read on, so a probe that took it as a segment and
+    // skipped its "length" would miss a frame header the decoder sees
+    if (marker === 0x00) return { kind: 'bad', problem: `is not a valid JPEG: expected a marker at byte ${pos - 2} but received FF 00` };
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue; // standalone markers
     if (marker === 0xd9 || marker === 0xda) {
       return { kind: 'bad', problem: 'is not a valid JPEG: no frame header (SOF) before the image data' };

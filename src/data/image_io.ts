@@ -1,18 +1,23 @@
 /**
  * Decoding and encoding image files to and from RawImage, in pure JavaScript (pngjs; a libjpeg-turbo-exact JPEG
  * decoder with jpeg-js as fallback; jimp's BMP/GIF/TIFF decoders; a small PPM reader). Every failure is an ImageFileError that names the file and says what is wrong;
- * sizes are checked from the header before any pixel buffer is allocated.
+ * sizes are checked from the header before any pixel buffer is allocated, and the structures the decoders trust are
+ * checked before they run (jpeg_structure, gif_guard, tiff_guard, the interlaced PNG inflate bound below).
  *
  * Colour conversions follow PIL's `convert("RGB")` / `convert("L")`, which is what the reference applies right
  * after `Image.open`.
  */
 import * as fs from 'fs';
+import * as zlib from 'zlib';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { Channels, RawImage, RawImage8 } from './image';
 import { ImageFileError } from './image_errors';
 import { assertWithinPixelLimit, ImageHeader, probeImage } from './image_header';
 import { decodeJpegExact } from './jpeg_decoder';
+import { jpegStructureProblem, readJpegStructure } from './jpeg_structure';
+import { assertGifDecodable } from './gif_guard';
+import { tiffForDecoding } from './tiff_guard';
 
 /** Default of --max_image_pixels: far above any training image, far below what would exhaust memory. */
 export const DEFAULT_MAX_IMAGE_PIXELS = 50_000_000;
@@ -35,7 +40,7 @@ export function decodeImage(input: Uint8Array, options: DecodeOptions): RawImage
   try {
     switch (header.format) {
       case 'png':
-        img = decodePng(buf, header);
+        img = decodePng(buf, header, name);
         break;
       case 'jpeg':
         img = decodeJpeg(buf, header, name);
@@ -44,7 +49,7 @@ export function decodeImage(input: Uint8Array, options: DecodeOptions): RawImage
         img = decodePnm(buf, header, name);
         break;
       default:
-        img = decodeWithJimp(buf, header);
+        img = decodeWithJimp(buf, header, name, maxPixels);
     }
   } catch (err) {
     if (err instanceof ImageFileError) throw err;
@@ -88,9 +93,10 @@ const PNG_RGB = 2;
 const PNG_PALETTE = 3;
 const PNG_GRAY_ALPHA = 4;
 
-function decodePng(buf: Buffer, header: ImageHeader): RawImage {
+function decodePng(buf: Buffer, header: ImageHeader, name: string): RawImage {
   const colorType = header.pngColorType!;
   const depth = header.bitDepth!;
+  assertPngInflateBounded(buf, header, name);
   // pngjs paints tRNS-matched gray/RGB pixels black; PIL's convert("RGB") keeps their colour, so drop the chunk
   const source = colorType === PNG_GRAY || colorType === PNG_RGB ? withoutChunk(buf, 'tRNS') : buf;
   // keep 16-bit samples as they are; lower depths (1/2/4) are scaled to 0..255 as PIL does
@@ -129,22 +135,65 @@ function selectChannels<T extends Uint8Array | Uint16Array>(rgba: T, pixels: num
   return out;
 }
 
-/** Copy of a PNG without the chunks of one type (chunk CRCs cover only their own chunk, so the rest stays valid). */
-function withoutChunk(buf: Buffer, type: string): Buffer {
-  const parts: Buffer[] = [buf.subarray(0, 8)];
+interface PngChunk {
+  type: string;
+  /** Offset of the chunk (its length field) and just past its CRC. */
+  start: number;
+  end: number;
+}
+
+/** The whole chunks of a PNG in order; a truncated last chunk is left out (pngjs reports it). */
+function pngChunks(buf: Buffer): PngChunk[] {
+  const chunks: PngChunk[] = [];
   let pos = 8;
-  let removed = false;
   while (pos + 12 <= buf.length) {
-    const length = buf.readUInt32BE(pos);
-    const end = pos + 12 + length;
-    if (end > buf.length) break; // truncated: leave the rest for pngjs to report
-    if (buf.toString('latin1', pos + 4, pos + 8) === type) removed = true;
-    else parts.push(buf.subarray(pos, end));
+    const end = pos + 12 + buf.readUInt32BE(pos);
+    if (end > buf.length) break;
+    chunks.push({ type: buf.toString('latin1', pos + 4, pos + 8), start: pos, end });
     pos = end;
   }
-  if (!removed) return buf;
-  parts.push(buf.subarray(pos));
+  return chunks;
+}
+
+/** Copy of a PNG without the chunks of one type (chunk CRCs cover only their own chunk, so the rest stays valid). */
+function withoutChunk(buf: Buffer, type: string): Buffer {
+  const chunks = pngChunks(buf);
+  if (!chunks.some((c) => c.type === type)) return buf;
+  const parts: Buffer[] = [buf.subarray(0, 8)];
+  for (const c of chunks) if (c.type !== type) parts.push(buf.subarray(c.start, c.end));
+  parts.push(buf.subarray(chunks.length ? chunks[chunks.length - 1].end : 8));
   return Buffer.concat(parts);
+}
+
+const PNG_SAMPLES_PER_PIXEL: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Adam7 passes: x start, y start, x step, y step. */
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+
+/** Bytes the image data inflates to by the header: filtered rows (a filter byte each) of every Adam7 pass. */
+function pngInflatedSize(header: ImageHeader, interlaced: boolean): number {
+  const bits = PNG_SAMPLES_PER_PIXEL[header.pngColorType!] * header.bitDepth!;
+  const rows = (w: number, h: number) => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bits) / 8)) : 0);
+  if (!interlaced) return rows(header.width, header.height);
+  return ADAM7.reduce((sum, [x0, y0, dx, dy]) =>
+    sum + rows(Math.ceil((header.width - x0) / dx), Math.ceil((header.height - y0) / dy)), 0);
+}
+
+/**
+ * pngjs bounds the inflate of a non-interlaced PNG by its declared size but inflates an interlaced one without
+ * limit (a 3 MB file can inflate to gigabytes); inflate those here first, stopping at the declared size.
+ */
+function assertPngInflateBounded(buf: Buffer, header: ImageHeader, name: string): void {
+  const interlaced = buf[28] === 1;
+  if (!interlaced) return;
+  const idat = pngChunks(buf).filter((c) => c.type === 'IDAT').map((c) => buf.subarray(c.start + 8, c.end - 4));
+  const expected = pngInflatedSize(header, true);
+  try {
+    zlib.inflateSync(Buffer.concat(idat), { maxOutputLength: Math.max(1, expected) });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return; // corrupt data: pngjs reports it
+    throw new ImageFileError(name, `is a corrupt PNG: its image data inflates to more than the ${expected} bytes ` +
+      `its interlaced ${header.width}x${header.height} header allows`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -166,10 +215,14 @@ function decodeJpeg(buf: Buffer, header: ImageHeader, name: string): RawImage {
   if (sof >= 0xc9) {
     throw new ImageFileError(name, 'is an arithmetic-coded JPEG, which is not supported (re-save it as a standard JPEG or PNG)');
   }
-  // decoders fill missing scan data with zeros (libjpeg and jpeg-js alike), so check for the end-of-image marker first
-  if (!hasEndOfImage(buf)) {
+  // decoders fill missing scan data with zeros (libjpeg and jpeg-js alike), so check for the end-of-image marker first;
+  // the structure is checked before either decoder allocates (hidden second frames, scan floods)
+  const structure = readJpegStructure(buf);
+  if (!structure.complete) {
     throw new ImageFileError(name, 'is a truncated JPEG: the end-of-image marker (FFD9) after the image data is missing');
   }
+  const problem = jpegStructureProblem(structure, header);
+  if (problem) throw new ImageFileError(name, problem);
   // libjpeg-turbo's exact output (what Pillow gives) for baseline/progressive Huffman JPEGs
   const exact = decodeJpegExact(buf);
   if (exact) return { data: exact.data, width: exact.width, height: exact.height, channels: exact.channels, bitDepth: 8 };
@@ -189,16 +242,6 @@ function decodeJpeg(buf: Buffer, header: ImageHeader, name: string): RawImage {
     channels: gray ? 1 : 3,
     bitDepth: 8,
   };
-}
-
-/**
- * True when an EOI marker follows the last start-of-scan marker. Entropy-coded data escapes 0xFF as FF 00, so
- * FF DA / FF D9 byte pairs there are real markers; an EXIF thumbnail's own markers come before the main scan.
- */
-function hasEndOfImage(buf: Buffer): boolean {
-  const lastScan = buf.lastIndexOf(Buffer.from([0xff, 0xda]));
-  if (lastScan < 0) return false;
-  return buf.indexOf(Buffer.from([0xff, 0xd9]), lastScan + 2) >= 0;
 }
 
 function takeEveryThird(rgb: Uint8Array): Uint8Array {
@@ -290,7 +333,10 @@ interface JimpFormat {
 
 let jimpFormats: JimpFormat[] | undefined;
 
-function decodeWithJimp(buf: Buffer, header: ImageHeader): RawImage {
+function decodeWithJimp(buf: Buffer, header: ImageHeader, name: string, maxPixels: number): RawImage {
+  // jimp's GIF and TIFF decoders trust structures a hostile file controls; check them (and trim the TIFF) first
+  if (header.format === 'gif') assertGifDecodable(buf, name, maxPixels);
+  const source = header.format === 'tiff' ? tiffForDecoding(buf, name, header) : buf;
   if (!jimpFormats) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const jimp = require('jimp') as { defaultFormats: Array<() => JimpFormat> };
@@ -299,7 +345,7 @@ function decodeWithJimp(buf: Buffer, header: ImageHeader): RawImage {
   const mime = { bmp: 'image/bmp', gif: 'image/gif', tiff: 'image/tiff' }[header.format as 'bmp' | 'gif' | 'tiff'];
   const format = jimpFormats.find((f) => f.mime === mime);
   if (!format) throw new Error(`no decoder for ${mime}`);
-  const decoded = format.decode(buf);
+  const decoded = format.decode(source);
   const rgba = new Uint8Array(decoded.data.buffer, decoded.data.byteOffset, decoded.width * decoded.height * 4);
   // BMP has no alpha in jimp's decoder (it sets 255); GIF/TIFF keep theirs and toRGB8 drops it like PIL
   const channels: Channels = header.format === 'bmp' ? 3 : 4;

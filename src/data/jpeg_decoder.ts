@@ -9,6 +9,8 @@
  * CMYK/YCCK, unusual sampling) make it return null and the caller falls back to jpeg-js.
  */
 
+import { isStandaloneMarker, nextMarker } from './jpeg_structure';
+
 /** jpeg_natural_order: zigzag index → natural (row-major) index, padded for corrupt runs past 63. */
 const NATURAL_ORDER = new Int32Array([
   0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
@@ -200,14 +202,12 @@ export function decodeJpegExact(data: Uint8Array): DecodedJpeg | null {
   };
   let pos = 2;
   for (;;) {
-    // find the next marker (skip fill bytes and any stray data after a scan)
-    while (pos < data.length && data[pos] !== 0xff) pos++;
-    while (pos < data.length && data[pos] === 0xff) pos++;
-    if (pos >= data.length) throw new JpegDataError('no end-of-image marker');
-    const marker = data[pos++];
+    // the same walk as readJpegStructure, which decodeImage checks first (skips fill bytes and stray scan data)
+    pos = nextMarker(data, pos);
+    if (pos < 0) throw new JpegDataError('no end-of-image marker');
+    const marker = data[pos - 1];
     if (marker === 0xd9) break; // EOI
-    // 0x00: a stuffed byte in scan data the entropy decoder did not need to read
-    if (marker === 0x00 || marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) continue;
+    if (isStandaloneMarker(marker)) continue;
     const length = u16(pos);
     const end = pos + length;
     if (length < 2 || end > data.length) throw new JpegDataError(`segment ${marker.toString(16)} runs past the end of the file`);
@@ -260,7 +260,8 @@ export function decodeJpegExact(data: Uint8Array): DecodedJpeg | null {
       case 0xc0:
       case 0xc1:
       case 0xc2: {
-        if (frame) return null; // multiple frames
+        // a second frame would be decoded over the first at its own (unchecked) size
+        if (frame) throw new JpegDataError('a second frame header (SOF)');
         if (data[seg] !== 8) return null; // 12-bit
         frame = readFrame(data, seg, marker === 0xc2);
         if (!frame) return null;

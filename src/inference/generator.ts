@@ -59,6 +59,22 @@ export interface LoadGeneratorOptions {
   netG?: string; ngf?: number; norm?: string; inputNc?: number; outputNc?: number; useDropout?: boolean;
   /** Decompression-bomb guard for inputs (default 50 megapixels). */
   maxImagePixels?: number;
+  /**
+   * Memory a single forward may take (default DEFAULT_MAX_FORWARD_BYTES). Larger images are translated in tiles
+   * automatically (with a note), since the pixel limit alone lets one forward take many gigabytes.
+   */
+  maxForwardBytes?: number;
+}
+
+/** Default of maxForwardBytes. */
+export const DEFAULT_MAX_FORWARD_BYTES = 4 * 2 ** 30;
+
+/**
+ * Peak memory of a forward per input pixel. Measured on CPU (resnet and unet, ngf 4 to 64, eval mode): about
+ * 100 + 20 * ngf bytes (a 7000x7000 image at ngf 4 took 7.4 GB); this rounds up for headroom.
+ */
+export function forwardBytesPerPixel(description: NetworkDescription): number {
+  return 128 + 24 * description.width;
 }
 
 function findCheckpointFile(p: string, opts: LoadGeneratorOptions): string {
@@ -98,7 +114,8 @@ export class Generator {
   readonly multiple: number;
 
   constructor(readonly network: Network, readonly description: NetworkDescription, readonly device: string,
-    readonly mode: 'eval' | 'train', private readonly maxImagePixels: number, readonly checkpoint: string) {
+    readonly mode: 'eval' | 'train', private readonly maxImagePixels: number, readonly checkpoint: string,
+    private readonly maxForwardBytes = DEFAULT_MAX_FORWARD_BYTES) {
     this.multiple = sizeMultiple(description.arch);
     network.train(mode === 'train');
   }
@@ -126,13 +143,15 @@ export class Generator {
 
   private async translateNow(input: TranslateInput, options: TranslateOptions): Promise<Buffer | RawPixels> {
     if (this.disposed) throw new Error('Generator was disposed');
-    const img = this.toInputImage(input, options.onNote ?? (() => undefined));
+    const note = options.onNote ?? (() => undefined);
+    const img = this.toInputImage(input, note);
     const c = this.inputChannels;
     const { width: w, height: h } = img;
     const chw = toNormalizedTensor(c === 1 ? toGray8(img) : toRGB8(img));
     const mode = options.mode ?? this.mode;
     let outChw: Float32Array;
-    if (options.tile) outChw = await this.forwardTiled(chw, c, h, w, options.tile, mode);
+    const tile = options.tile ?? this.automaticTile(h, w, note);
+    if (tile) outChw = await this.forwardTiled(chw, c, h, w, tile, mode);
     else outChw = await this.forwardPadded(chw, c, h, w, mode);
     const oc = this.outputChannels;
     if (oc !== 1 && oc !== 3) throw new Error(`generator has ${oc} output channels; only 1 or 3 can be saved as an image (use forwardAsync on the network)`);
@@ -166,6 +185,17 @@ export class Generator {
     if (img.channels === 4 || img.channels === 2) note('alpha channel dropped (the generator takes ' + (this.inputChannels === 1 ? 'grayscale' : 'RGB') + ')');
     if (img.bitDepth === 16) note('16-bit input scaled to 8 bits by its bit depth');
     return img;
+  }
+
+  /** Tiles that keep each forward within maxForwardBytes, or undefined when the whole image fits. */
+  private automaticTile(h: number, w: number, note: (n: string) => void): TileOptions | undefined {
+    const perPixel = forwardBytesPerPixel(this.description);
+    const whole = roundUp(h, this.multiple) * roundUp(w, this.multiple) * perPixel;
+    if (whole <= this.maxForwardBytes) return undefined;
+    const side = Math.max(this.multiple, Math.floor(Math.sqrt(this.maxForwardBytes / perPixel) / this.multiple) * this.multiple);
+    const size = (n: number) => (n >= 2 ** 30 ? `${+(n / 2 ** 30).toFixed(1)} GiB` : `${+(n / 2 ** 20).toFixed(1)} MiB`);
+    note(`translated in ${side}x${side} tiles: one forward of ${w}x${h} would take about ${size(whole)}, over maxForwardBytes (${size(this.maxForwardBytes)})`);
+    return { size: side };
   }
 
   /** One forward of a whole image, reflect-padded to the size multiple and cropped back. */
@@ -246,6 +276,8 @@ export class Generator {
  * from their keys and shapes, or described by the options.
  */
 export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOptions = {}): Promise<Generator> {
+  const budget = options.maxForwardBytes ?? DEFAULT_MAX_FORWARD_BYTES;
+  if (!(budget > 0)) throw new Error(`Expected a positive number of bytes for maxForwardBytes but received ${budget}`);
   const file = findCheckpointFile(pathOrDir, options);
   const ck = loadCheckpoint(file);
   const description = describe(ck, options);
@@ -259,5 +291,5 @@ export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOpt
   }
   const mode = options.mode ?? 'eval';
   if (mode !== 'eval' && mode !== 'train') throw new Error(`Expected 'eval' or 'train' for mode but received '${String(mode)}'`);
-  return new Generator(net, description, device, mode, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, file);
+  return new Generator(net, description, device, mode, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, file, budget);
 }
