@@ -5,7 +5,7 @@ import * as path from 'path';
 import type { Generator } from '../inference/generator';
 import { writeFileAtomic } from '../util/atomic_write';
 import { buildGeneratorGraph, Weights } from './generator_onnx';
-import { checkOnnxInputSize, contractMetadata, OnnxContract } from './onnx_contract';
+import { contractMetadata, OnnxContract } from './onnx_contract';
 import { Dim, OnnxGraph } from './onnx_graph';
 import { onnxError } from './export_errors';
 
@@ -50,7 +50,10 @@ export function exportOnnxBytes(generator: Generator, options: ExportOnnxOptions
     sizeMultiple: generator.multiple, fixedSize: options.size ?? null, description: d,
     checkpoint: path.basename(generator.checkpoint),
   };
-  if (options.size) checkOnnxInputSize({ sizeMultiple: generator.multiple, fixedSize: null }, options.size[0], options.size[1], `size (${d.arch})`);
+  const m = generator.multiple;
+  if (options.size && (options.size.some((v) => !Number.isInteger(v) || v < 1 || v % m !== 0))) {
+    throw onnxError('ERR_ONNX_SIZE', `height and width multiples of ${m}`, `size (${d.arch})`, options.size.join('x'));
+  }
   const [h, w]: Dim[] = options.size ?? ['height', 'width'];
   const inputDims: Dim[] = ['batch', contract.inputChannels, h, w];
   const outputDims: Dim[] = ['batch', contract.outputChannels, h, w];
