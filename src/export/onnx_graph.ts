@@ -2,8 +2,13 @@
 // initializers, nodes with typed attributes, and the model's serialization. It knows nothing about generators.
 import { onnx } from 'onnx-proto';
 
-/** ONNX IR version written (the one onnx-proto's schema describes: onnx 1.10). */
-export const IR_VERSION = onnx.Version.IR_VERSION;
+/**
+ * The IR version that goes with an opset (onnx's versioning table: opset <= 17 -> IR 8, 18-19 -> 9, 20-21 -> 10).
+ * onnx-proto's schema is IR 8's; later IR versions only add fields this builder does not use.
+ */
+export function irVersionFor(opset: number): number {
+  return opset <= 17 ? 8 : opset <= 19 ? 9 : 10;
+}
 
 /** INT (a number), INTS, STRING, or FLOAT (spelled { float } so that 1.0 is not mistaken for an INT). */
 export type AttributeValue = number | number[] | string | { float: number };
@@ -77,7 +82,7 @@ export class OnnxGraph {
   /** Serializes the model (ModelProto) with the graph as built so far. */
   encode(info: ModelInfo): Uint8Array {
     const model: onnx.IModelProto = {
-      irVersion: IR_VERSION,
+      irVersion: irVersionFor(info.opset),
       opsetImport: [{ domain: '', version: info.opset }],
       producerName: info.producerName,
       producerVersion: info.producerVersion,

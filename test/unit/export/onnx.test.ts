@@ -252,6 +252,24 @@ describe('ONNX export (onnxruntime-node)', function () {
     }
   });
 
+  it('opsets 11 to 21 run in ONNX Runtime with the same output', async () => {
+    const g = await randomGenerator('opsets', { netG: 'resnet_2blocks', norm: 'batch' });
+    try {
+      const shape = [1, 3, 16, 16];
+      const x = randomInput(shape, 4);
+      const ours = ourForward(g, x, shape);
+      for (const opset of [11, 21]) {
+        const { model } = exportOnnxBytes(g, { opset });
+        assert.strictEqual(Number(onnx.ModelProto.decode(model).irVersion), opset <= 17 ? 8 : 10);
+        const s = await session(model);
+        assert.ok(maxAbs((await runOrt(s, x, shape)).data, ours) <= TOL, `opset ${opset}`);
+        await s.release();
+      }
+    } finally {
+      g.dispose();
+    }
+  });
+
   it('--size fixes height and width; a bad size is refused clearly, at export and at run time', async () => {
     const g = await randomGenerator('sized', { netG: 'unet_128', norm: 'instance' });
     try {
