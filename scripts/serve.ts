@@ -3,7 +3,7 @@ import { expected } from '../src/options/option_errors';
 import { startTranslateServer } from '../src/dashboard/translate_server';
 
 const USAGE = `usage: img2img serve --checkpoint <path> [--port 8000] [--host 127.0.0.1] [--max_upload_mb 20] [--device cpu] [--mode eval]
-       img2img serve --onnx <g.onnx> [--port 8000] [--host 127.0.0.1]   (translates in the browser; see img2img serve --onnx x --help)
+       img2img serve --onnx <g.onnx> [--port 8000] [--host 127.0.0.1]   (translates in the browser; img2img serve --onnx --help)
 
 Serves a page where an image can be uploaded, dropped or pasted and its translation is shown next to it.
 

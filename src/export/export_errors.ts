@@ -1,7 +1,7 @@
 // The ONNX exporter's errors: the project's one message shape plus a stable `code` that callers can test.
 export type OnnxErrorCode =
   | 'ERR_ONNX_TRAIN_MODE' | 'ERR_ONNX_SIZE' | 'ERR_ONNX_OPSET' | 'ERR_ONNX_ARCH' | 'ERR_ONNX_WEIGHTS'
-  | 'ERR_ONNX_FORMAT' | 'ERR_ONNX_INPUT_SIZE' | 'ERR_ONNX_MODEL';
+  | 'ERR_ONNX_INPUT_SIZE' | 'ERR_ONNX_MODEL';
 
 export class OnnxExportError extends Error {
   constructor(readonly code: OnnxErrorCode, message: string) {

@@ -56,7 +56,6 @@ class Builder {
   norm(key: string, x: string, channels: number): string {
     const norm = this.d.norm;
     if (norm === 'batch' || norm === 'syncbatch') {
-      this.used.add(`${key}.num_batches_tracked`);
       const [s, b, m, v] = ['weight', 'bias', 'running_mean', 'running_var'].map((p) => this.need(`${key}.${p}`).name);
       return this.g.node('BatchNormalization', [x, s, b, m, v], { epsilon: { float: NORM_EPS } });
     }

@@ -44,12 +44,17 @@ export function contractMetadata(c: OnnxContract): Record<string, string> {
 }
 
 /** Reads the contract back from an exported model (file bytes). */
-export function readOnnxContract(bytes: Uint8Array): OnnxContract {
-  const model = onnx.ModelProto.decode(bytes);
+export function readOnnxContract(bytes: Uint8Array, thing = 'an img2img ONNX model'): OnnxContract {
+  let model: onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw onnxError('ERR_ONNX_MODEL', 'an ONNX model (protobuf ModelProto)', thing, `${bytes.length} bytes that do not decode as one`, (e as Error).message);
+  }
   const meta = new Map(model.metadataProps.map((p) => [p.key, p.value]));
   const need = (k: string) => {
     const v = meta.get(k);
-    if (v === undefined || v === null) throw onnxError('ERR_ONNX_MODEL', `metadata ${k}`, 'an img2img ONNX model', 'none', 'export it with img2img export');
+    if (v === undefined || v === null) throw onnxError('ERR_ONNX_MODEL', `metadata ${k}`, thing, 'none', 'export it with img2img export');
     return v;
   };
   const dims = model.graph?.input?.[0]?.type?.tensorType?.shape?.dim ?? [];

@@ -41,8 +41,9 @@ export class OnnxGraph {
 
   /** A float32 initializer (little-endian raw data, as every ONNX runtime reads it). */
   addFloat(name: string, data: Float32Array, dims: number[]): string {
+    // a view, not a copy: the caller hands over `data` (a full-width unet_256 is 218 MB of weights)
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: Uint8Array.from(bytes) });
+    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: bytes });
     return name;
   }
 

@@ -44,7 +44,7 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, type: string,
 export async function startOnnxPageServer(o: OnnxPageServerOptions): Promise<OnnxPageServer> {
   if (!fs.existsSync(o.onnx) || !fs.statSync(o.onnx).isFile()) throw onnxError('ERR_ONNX_MODEL', 'an .onnx file', '--onnx', `'${o.onnx}'`, 'it does not exist');
   const model = fs.readFileSync(o.onnx);
-  const contract = readOnnxContract(model);
+  const contract = readOnnxContract(model, `--onnx ${o.onnx}`);
   const dist = ortWebDist();
   const info = { ...contract, file: path.basename(o.onnx), bytes: model.length };
   const assets: Record<string, Asset> = { '/': ONNX_PAGE_HTML, '/index.html': ONNX_PAGE_HTML, '/onnx.js': ONNX_PAGE_JS, '/onnx.css': ONNX_PAGE_CSS };

@@ -2,6 +2,7 @@
 // node_modules) runs an exported generator on an uploaded image, and the page's output is compared with
 // translate() of the same image. Random kaiming-initialized weights (the check is the pipeline, not quality).
 import * as assert from 'assert';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
@@ -33,6 +34,7 @@ describe('in-browser translate page (img2img serve --onnx, onnxruntime-web)', fu
   let g: Generator;
   let server: OnnxPageServer;
   let page: Page;
+  let onnxFile: string;
   const errors: string[] = [];
 
   before(async function () {
@@ -44,7 +46,7 @@ describe('in-browser translate page (img2img serve --onnx, onnxruntime-web)', fu
     saveNetworkCheckpoint(net, ck, { model: 'pix2pix' });
     net.dispose();
     g = await loadGenerator(ck, { device: 'cpu' });
-    const onnxFile = path.join(root, 'g.onnx');
+    onnxFile = path.join(root, 'g.onnx');
     exportOnnx(g, onnxFile);
     server = await startOnnxPageServer({ onnx: onnxFile, port: 0, host: '127.0.0.1' });
     const ctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
@@ -116,5 +118,19 @@ describe('in-browser translate page (img2img serve --onnx, onnxruntime-web)', fu
     assert.strictEqual((await fetch(`${server.url}ort/ort.webgpu.min.js`)).status, 404);
     const info = await (await fetch(`${server.url}model.json`)).json() as { sizeMultiple: number; file: string };
     assert.deepStrictEqual([info.sizeMultiple, info.file], [256, 'g.onnx']);
+  });
+
+  it('img2img serve --onnx prints its URL, serves the page and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'img2img.js'), 'serve', '--onnx', onnxFile, '--port', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.stderr.on('data', (c) => { err += c; });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const url = await waitFor(() => /(http:\/\/\S+\/)/.exec(out)?.[1], 20_000, `the URL line (stderr: ${err})`);
+    const html = await (await fetch(url)).text();
+    assert.match(html, /ort\/ort\.wasm\.min\.js/);
+    child.kill('SIGTERM');
+    assert.strictEqual(await exited, 0, err);
   });
 });

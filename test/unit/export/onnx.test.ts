@@ -14,6 +14,7 @@ import { tensorToImage, toNormalizedTensor } from '../../../src/data/transforms'
 import { OnnxExportError } from '../../../src/export/export_errors';
 import { checkOnnxInputSize, readOnnxContract } from '../../../src/export/onnx_contract';
 import { exportOnnx, exportOnnxBytes } from '../../../src/export/onnx_export';
+import { OnnxGraph } from '../../../src/export/onnx_graph';
 import { Generator, loadGenerator } from '../../../src/inference/generator';
 import { cropCHW, reflectPadCHW, roundUp, sizeMultiple } from '../../../src/inference/padding';
 import { defineG, GeneratorOptions } from '../../../src/networks';
@@ -322,5 +323,32 @@ describe('ONNX export (onnxruntime-node)', function () {
     assert.strictEqual(await main(['export', '--checkpoint', run, '--output', out, '--format', 'tflite']), 2);
     assert.strictEqual(await main(['export', '--checkpoint', run, '--output', out, '--opset', '99']), 2);
     assert.strictEqual(await main(['export', '--checkpoint', run, '--output', out, '--size', '30x30']), 1);
+  });
+
+  it('img2img serve --onnx refuses a missing file and a file that is not an exported generator', async () => {
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => { stderr.push(String(chunk)); return true; }) as typeof process.stderr.write;
+    const notOnnx = path.join(tmp, 'not.onnx');
+    fs.writeFileSync(notOnnx, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+    const plain = path.join(tmp, 'plain.onnx');
+    const g = new OnnxGraph('plain');
+    g.node('Relu', [g.addInput('input', [1])], {}, 'output');
+    g.addOutput('output', [1]);
+    fs.writeFileSync(plain, g.encode({ opset: 13, producerName: 'test', producerVersion: '0', docString: '', metadata: {} }));
+    let codes: number[];
+    try {
+      codes = [
+        await main(['serve', '--onnx', path.join(tmp, 'missing.onnx'), '--port', '0']),
+        await main(['serve', '--onnx', notOnnx, '--port', '0']),
+        await main(['serve', '--onnx', plain, '--port', '0']),
+      ];
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.deepStrictEqual(codes, [1, 1, 1]);
+    assert.match(stderr[0], /Expected an \.onnx file for --onnx but received '.*missing\.onnx' \(it does not exist\)/);
+    assert.match(stderr[1], /Expected an ONNX model \(protobuf ModelProto\) for --onnx .*not\.onnx but received 5 bytes that do not decode as one/);
+    assert.match(stderr[2], /Expected metadata img2img\.input_channels for --onnx .*plain\.onnx but received none \(export it with img2img export\)/);
   });
 });
