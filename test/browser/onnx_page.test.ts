@@ -18,6 +18,7 @@ import { artifact, facadesLabelPng, launchBrowser, tmpDir, waitFor } from './bro
 
 declare const document: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const window: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare function atob(s: string): string;
 
 /** A w x h crop of an RGB PNG from its top-left corner (a size that is not a multiple of 256). */
 function cropPng(png: Buffer, w: number, h: number): Buffer {
@@ -66,8 +67,20 @@ describe('in-browser translate page (img2img serve --onnx, onnxruntime-web)', fu
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  async function translateInPage(name: string, png: Buffer): Promise<{ rgb: Uint8Array; width: number; height: number; caption: string }> {
-    await page.setInputFiles('#file', { name, mimeType: 'image/png', buffer: png });
+  /** Drops the file on the page as a drag-and-drop would (a DataTransfer holding it), or picks it with the file input. */
+  async function giveImage(name: string, png: Buffer, how: 'drop' | 'choose'): Promise<void> {
+    if (how === 'choose') { await page.setInputFiles('#file', { name, mimeType: 'image/png', buffer: png }); return; }
+    const dt = await page.evaluateHandle(({ b64, n }: { b64: string; n: string }) => {
+      const bytes = Uint8Array.from(atob(b64), (ch: string) => ch.charCodeAt(0));
+      const t = new (window as any).DataTransfer();
+      t.items.add(new (window as any).File([bytes], n, { type: 'image/png' }));
+      return t;
+    }, { b64: png.toString('base64'), n: name });
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+  }
+
+  async function translateInPage(name: string, png: Buffer, how: 'drop' | 'choose'): Promise<{ rgb: Uint8Array; width: number; height: number; caption: string }> {
+    await giveImage(name, png, how);
     const state = await waitFor(async () => {
       const s = await page.evaluate(() => document.body.getAttribute('data-state'));
       return s === 'done' || s === 'error' ? s : null;
@@ -81,8 +94,8 @@ describe('in-browser translate page (img2img serve --onnx, onnxruntime-web)', fu
     return { rgb, width: out.width, height: out.height, caption };
   }
 
-  async function compareWithTranslate(name: string, png: Buffer): Promise<number> {
-    const browserOut = await translateInPage(name, png);
+  async function compareWithTranslate(name: string, png: Buffer, how: 'drop' | 'choose'): Promise<number> {
+    const browserOut = await translateInPage(name, png, how);
     const ours = await g.translate(png, { output: 'raw' });
     assert.deepStrictEqual([browserOut.width, browserOut.height], [ours.width, ours.height]);
     assert.strictEqual(ours.channels, 3);
@@ -95,15 +108,15 @@ describe('in-browser translate page (img2img serve --onnx, onnxruntime-web)', fu
     return mean;
   }
 
-  it('translates a facades label image like translate() (mean abs <= 2/255) and saves a screenshot for the docs', async () => {
-    await compareWithTranslate('facade_label.png', facadesLabelPng());
+  it('translates a dropped facades label image like translate() (mean abs <= 2/255) and saves a screenshot for the docs', async () => {
+    await compareWithTranslate('facade_label.png', facadesLabelPng(), 'drop');
     await page.screenshot({ path: artifact('onnx-page.png'), fullPage: true });
     fs.mkdirSync(path.join(REPO_ROOT, 'docs'), { recursive: true });
     await page.screenshot({ path: path.join(REPO_ROOT, 'docs', 'onnx-browser.png'), fullPage: true });
   });
 
   it('pads a size that is not a multiple of the model and crops back, as translate() does', async () => {
-    await compareWithTranslate('facade_crop.png', cropPng(facadesLabelPng(), 200, 136));
+    await compareWithTranslate('facade_crop.png', cropPng(facadesLabelPng(), 200, 136), 'choose');
   });
 
   it('loads nothing from other sites and logs no errors', () => {
