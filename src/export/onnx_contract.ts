@@ -17,6 +17,7 @@ export const META = {
   shapeRule: 'img2img.shape_rule',
   description: 'img2img.description',
   checkpoint: 'img2img.checkpoint',
+  context: 'img2img.context',
 } as const;
 
 export interface OnnxContract {
@@ -27,6 +28,8 @@ export interface OnnxContract {
   fixedSize: [number, number] | null;
   description: NetworkDescription;
   checkpoint: string;
+  /** What the checkpoint says about its training run (model, direction, name, epoch), when it says it. */
+  context: Record<string, string | number | boolean>;
 }
 
 export function contractMetadata(c: OnnxContract): Record<string, string> {
@@ -40,6 +43,7 @@ export function contractMetadata(c: OnnxContract): Record<string, string> {
     [META.shapeRule]: `batch any; height and width ${shape} (reflect-pad other sizes right/bottom, then crop back)`,
     [META.description]: JSON.stringify(c.description),
     [META.checkpoint]: c.checkpoint,
+    [META.context]: JSON.stringify(c.context),
   };
 }
 
@@ -66,6 +70,7 @@ export function readOnnxContract(bytes: Uint8Array, thing = 'an img2img ONNX mod
     fixedSize: fixed,
     description: JSON.parse(need(META.description)),
     checkpoint: need(META.checkpoint),
+    context: JSON.parse(meta.get(META.context) || '{}'),
   };
 }
 

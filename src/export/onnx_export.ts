@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Generator } from '../inference/generator';
+import { readCheckpointInfo } from '../inference/self_describing';
 import { writeFileAtomic } from '../util/atomic_write';
 import { buildGeneratorGraph, Weights } from './generator_onnx';
 import { contractMetadata, OnnxContract } from './onnx_contract';
@@ -48,7 +49,7 @@ export function exportOnnxBytes(generator: Generator, options: ExportOnnxOptions
   const contract: OnnxContract = {
     inputChannels: generator.inputChannels, outputChannels: generator.outputChannels,
     sizeMultiple: generator.multiple, fixedSize: options.size ?? null, description: d,
-    checkpoint: path.basename(generator.checkpoint),
+    checkpoint: path.basename(generator.checkpoint), context: readCheckpointInfo(generator.checkpoint)?.context ?? {},
   };
   const m = generator.multiple;
   if (options.size && (options.size.some((v) => !Number.isInteger(v) || v < 1 || v % m !== 0))) {
@@ -62,7 +63,8 @@ export function exportOnnxBytes(generator: Generator, options: ExportOnnxOptions
   const version = packageVersion();
   const model = graph.encode({
     opset, producerName: 'torch-img2img', producerVersion: version, metadata: contractMetadata(contract),
-    docString: `${d.arch} generator (${d.norm} norm, ngf ${d.width}, ${d.inputNc}->${d.outputNc ?? 3} channels) from ${contract.checkpoint}`,
+    docString: `${d.arch} generator (${d.norm} norm, ngf ${d.width}, ${d.inputNc}->${d.outputNc ?? 3} channels) from ${contract.checkpoint}` +
+      (contract.context.direction ? `, ${String(contract.context.model ?? '')} ${String(contract.context.direction)}` : ''),
   });
   return { model, opset, inputDims, contract };
 }

@@ -189,7 +189,8 @@ export const ONNX_PAGE_JS: Asset = {
   fetch('model.json').then(function (r) { return r.json(); }).then(function (c) {
     model.contract = c;
     var d = c.description;
-    $('model').textContent = c.file + ' · ' + d.arch + ', ngf ' + d.width + ', ' + d.norm + ' norm · ' + c.inputChannels + '→' +
+    var run = c.context && c.context.direction ? ' (' + (c.context.model || '') + ' ' + c.context.direction + ')' : '';
+    $('model').textContent = c.file + run + ' · ' + d.arch + ', ngf ' + d.width + ', ' + d.norm + ' norm · ' + c.inputChannels + '→' +
       c.outputChannels + ' channels · ' + (c.fixedSize ? c.fixedSize.join('×') : 'sizes padded to multiples of ' + c.sizeMultiple) + ' · loading ONNX Runtime…';
     ort.env.wasm.wasmPaths = new URL('ort/', location.href).href; // the server's copy of onnxruntime-web/dist
     ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one thread works everywhere

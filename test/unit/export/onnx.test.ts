@@ -242,6 +242,7 @@ describe('ONNX export (onnxruntime-node)', function () {
       const c = readOnnxContract(model);
       assert.deepStrictEqual(c.description, g.description);
       assert.strictEqual(c.checkpoint, 'meta.safetensors');
+      assert.deepStrictEqual(c.context, { model: 'pix2pix' }); // what saveNetworkCheckpoint stored with it
       assert.strictEqual(c.fixedSize, null);
       const dims = graph.input![0].type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
       assert.deepStrictEqual(dims, ['batch', 3, 'height', 'width']);
