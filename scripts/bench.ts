@@ -4,6 +4,7 @@
 // the benchmark works), `--json` prints machine-readable results, `--device cuda:0` runs on a GPU.
 // `--compare ref.json` takes the reference times from a side-by-side run of scripts/reference_bench.py --json on
 // the same machine (instead of the issue's numbers) and judges each row by the issue's ratio (reference / goal).
+// `--onnx` runs instead the rows comparing translate() on our addon with onnxruntime-node on the exported model.
 import * as fs from 'fs';
 import * as os from 'os';
 import { createModel } from '../src/models';
@@ -115,6 +116,7 @@ export async function main(args: string[]): Promise<number> {
     }
     for (const r of parsed.rows ?? []) measuredRef.set(r.name, r.median_s);
   }
+  if (args.includes('--onnx')) return onnxRows(args, json, warmup, iters);
   const rows = ROWS.filter((r) => (quick ? r.quick : !r.quick || args.includes('--all'))).filter((r) => !only || r.name.includes(only));
   // Conv2d peak on this machine (256->256 3x3 on 64x64), measured in the same run.
   const convSeconds = native().benchConv(256, 256, 3, 64, 64, quick ? 3 : 10);
@@ -149,6 +151,23 @@ export async function main(args: string[]): Promise<number> {
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   if (json) console.log(JSON.stringify({ device, threads: getNumThreads(), torchVersion: rt.torchVersion, convPeakGflops: peak, peakRssMb, results }, null, 2));
   else console.log(`peak RSS ${peakRssMb.toFixed(0)} MB`);
+  return 0;
+}
+
+/** `--onnx`: translate() with our addon vs onnxruntime-node on the exported model (scripts/bench_onnx.ts). */
+async function onnxRows(args: string[], json: boolean, warmup: number, iters: number): Promise<number> {
+  const { ONNX_ROWS, benchOnnxRow } = await import('./bench_onnx');
+  const only = arg(args, '--only', '');
+  const results = [];
+  for (const row of ONNX_ROWS.filter((r) => !only || r.name.includes(only))) {
+    const r = await benchOnnxRow(row, warmup, iters);
+    results.push(r);
+    if (!json) {
+      console.log(`${r.name.padEnd(30)} translate with our addon ${r.addon.toFixed(3)} s | onnxruntime-node on the exported model ` +
+        `${r.onnxruntime.toFixed(3)} s | onnxruntime / addon ${r.ratio.toFixed(2)}x (${r.threads} threads)`);
+    }
+  }
+  if (json) console.log(JSON.stringify({ threads: getNumThreads(), onnx: results }, null, 2));
   return 0;
 }
 

@@ -15,6 +15,8 @@ commands:
   convert   convert a checkpoint between .pth and .safetensors: img2img convert <in> <out>
   info      show the libtorch build, CUDA devices and threads
   serve     serve a translate page for a checkpoint: img2img serve --checkpoint <path> [--port 8000]
+            or one that translates in the browser with an exported model: img2img serve --onnx g.onnx
+  export    write a generator as ONNX: img2img export --checkpoint <file|run dir> --format onnx --output g.onnx
   download  download a dataset or pretrained model: img2img download dataset|model <name>
   combine   pair A and B folders into side-by-side images (combine_A_and_B.py)
   make-aligned   pair trainA/trainB by sorted order into train/ (make_dataset_aligned.py)
@@ -103,6 +105,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   convert: async () => convertCommand,
   info: async () => infoCommand,
   serve: async () => (await import('./serve')).serveCommand,
+  export: async () => (await import('../src/export/export_command')).exportCommand,
   download: async () => (await import('../src/tools/download')).downloadCommand,
   combine: async () => (await import('../src/tools/combine')).combineCommand,
   'make-aligned': async () => (await import('../src/tools/make_aligned')).makeAlignedCommand,

@@ -3,6 +3,7 @@ import { expected } from '../src/options/option_errors';
 import { startTranslateServer } from '../src/dashboard/translate_server';
 
 const USAGE = `usage: img2img serve --checkpoint <path> [--port 8000] [--host 127.0.0.1] [--max_upload_mb 20] [--device cpu] [--mode eval]
+       img2img serve --onnx <g.onnx> [--port 8000] [--host 127.0.0.1]   (translates in the browser; img2img serve --onnx --help)
 
 Serves a page where an image can be uploaded, dropped or pasted and its translation is shown next to it.
 
@@ -49,6 +50,8 @@ export function parseServeArgs(args: readonly string[]): ServeArgs | null {
 
 /** Runs the server until SIGINT or SIGTERM, then closes it and returns 0. */
 export async function serveCommand(args: string[]): Promise<number> {
+  const onnxPage = await import('../src/export/onnx_serve_command');
+  if (onnxPage.wantsOnnxPage(args)) return onnxPage.onnxServeCommand(args); // in-browser page for an exported model
   const parsed = parseServeArgs(args);
   if (!parsed) { console.log(USAGE); return 0; }
   const server = await startTranslateServer({

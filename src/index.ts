@@ -17,3 +17,9 @@ export type { TranslateInput, TranslateOptions, LoadGeneratorOptions, RawPixels,
 export { runTest } from './inference/test_runner';
 export { train, StopSignal, NonFiniteLossError } from './train/trainer';
 export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo } from './train/trainer';
+export { exportOnnx, exportOnnxBytes, parseSize, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET } from './export/onnx_export';
+export type { ExportOnnxOptions, ExportOnnxResult } from './export/onnx_export';
+export { readOnnxContract, checkOnnxInputSize } from './export/onnx_contract';
+export type { OnnxContract } from './export/onnx_contract';
+export { OnnxExportError } from './export/export_errors';
+export type { OnnxErrorCode } from './export/export_errors';

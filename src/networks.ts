@@ -4,6 +4,7 @@ import { native } from './native';
 import { resolveDevice } from './runtime';
 import { DType, noGrad, Tensor } from './tensor';
 import { describeStateDictGuess, guessArchitecture } from './checkpoint/architecture_guess';
+import { parseGeneratorArch } from './generator_arch';
 
 export const GENERATOR_ARCHS = ['unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks'] as const;
 export const DISCRIMINATOR_ARCHS = ['basic', 'n_layers', 'pixel'] as const;
@@ -157,7 +158,7 @@ function describeAsked(d: NetworkDescription): string {
 /** Builds a generator as the reference's define_G (construction with default init, then init_weights). */
 export function defineG(opts: GeneratorOptions = {}): Network {
   const netG = opts.netG ?? 'resnet_9blocks';
-  if (!/^(unet_\d+downs|resnet_\d+blocks)$/.test(netG)) checkChoice(netG, 'netG', GENERATOR_ARCHS);
+  if (!parseGeneratorArch(netG)) checkChoice(netG, 'netG', GENERATOR_ARCHS);
   const description: NetworkDescription = {
     kind: 'G',
     arch: netG,

@@ -1,13 +1,11 @@
 // Size rules of the generators and the reflect padding that satisfies them: ResNet needs multiples of 4, unet_N
 // multiples of 2^depth. Inputs are padded (mirror) up to the multiple and outputs cropped back, so any size works.
+import { archSizeMultiple, parseGeneratorArch } from '../generator_arch';
 
-/** The multiple a generator's input height and width must have. */
+/** The multiple a generator's input height and width must have (4 for an unknown arch, as for ResNets). */
 export function sizeMultiple(arch: string): number {
-  if (arch === 'unet_256') return 256;
-  if (arch === 'unet_128') return 128;
-  const m = /^unet_(\d+)downs$/.exec(arch);
-  if (m) return 2 ** Number(m[1]);
-  return 4; // resnet_*: two stride-2 downsamplings
+  const a = parseGeneratorArch(arch);
+  return a ? archSizeMultiple(a) : 4;
 }
 
 export function roundUp(v: number, multiple: number): number { return Math.ceil(v / multiple) * multiple; }

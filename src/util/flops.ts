@@ -1,6 +1,7 @@
 // Floating-point operations of the networks' convolutions (2 * multiply-adds), for the benchmark's GFLOP/s.
 // Norms and activations are left out (a few percent at most).
 import type { NetworkDescription } from '../networks';
+import { parseGeneratorArch } from '../generator_arch';
 
 function conv(cin: number, cout: number, k: number, hOut: number, wOut: number): number {
   return 2 * cin * cout * k * k * hOut * wOut;
@@ -12,8 +13,9 @@ function deconv(cin: number, cout: number, k: number, hIn: number, wIn: number):
 /** Forward FLOPs of a network on an H x W input (batch 1). */
 export function forwardFlops(d: NetworkDescription, h: number, w: number): number {
   const ngf = d.width;
-  if (d.kind === 'G' && d.arch.startsWith('unet')) {
-    const n = d.arch === 'unet_256' ? 8 : d.arch === 'unet_128' ? 7 : Number(/\d+/.exec(d.arch)![0]);
+  const arch = d.kind === 'G' ? parseGeneratorArch(d.arch) : null;
+  if (arch?.family === 'unet') {
+    const n = arch.downs;
     const c = Array.from({ length: n }, (_, l) => ngf * Math.min(2 ** l, 8));
     let f = 0;
     for (let l = 0; l < n; l++) {
@@ -25,8 +27,8 @@ export function forwardFlops(d: NetworkDescription, h: number, w: number): numbe
     }
     return f;
   }
-  if (d.kind === 'G') {
-    const blocks = Number(/resnet_(\d+)blocks/.exec(d.arch)![1]);
+  if (arch?.family === 'resnet') {
+    const blocks = arch.blocks;
     let f = conv(d.inputNc, ngf, 7, h, w);
     f += conv(ngf, 2 * ngf, 3, h / 2, w / 2) + conv(2 * ngf, 4 * ngf, 3, h / 4, w / 4);
     f += 2 * blocks * conv(4 * ngf, 4 * ngf, 3, h / 4, w / 4);
