@@ -9,7 +9,7 @@ import { OptionParser } from '../options/option_parser';
 import { parseToolArgs, PROCESS_IO, runTool, ToolIO } from '../tools/tool_args';
 import { writeFileAtomic } from '../util/atomic_write';
 import { evaluateSets, EvaluateResult, folderSets, METRICS, MetricName, resultSets } from './evaluate';
-import { FID_WEIGHTS_ENV, FID_WEIGHTS_FILE, resolveFidWeightsPath } from './fid_inception';
+import { FID_WEIGHTS_ENV, FID_WEIGHTS_FILE, resolveFidWeightsPath } from './fid_weights_location';
 import { KID_DEFAULTS } from './frechet';
 
 function buildParser(): OptionParser {

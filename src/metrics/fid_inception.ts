@@ -3,25 +3,15 @@
  * of 8-bit RGB images: pixels/255 as torchvision's ToTensor, in batches of same-sized images.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import { readStateDictRaw } from '../checkpoint';
 import type { RawImage8 } from '../data/image';
 import { Network } from '../networks';
 import { resolveDevice } from '../runtime';
 import { cat, Tensor } from '../tensor';
+import { FID_WEIGHTS_FILE } from './fid_weights_location';
 import { MetricError } from './metric_errors';
 
-/** The file pytorch-fid downloads (its FID_WEIGHTS_URL), the TF 2015-12-05 Inception graph ported to PyTorch. */
-export const FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth';
-export const FID_WEIGHTS_ENV = 'IMG2IMG_FID_WEIGHTS';
 export const POOL3_FEATURES = 2048;
-/** Where `img2img download model fid-inception` puts the file, under --checkpoints_dir. */
-export const FID_WEIGHTS_FOLDER = 'fid_inception';
-
-/** --fid_weights, else $IMG2IMG_FID_WEIGHTS, else ./checkpoints/fid_inception/<file>. */
-export function resolveFidWeightsPath(explicit?: string | null, checkpointsDir = './checkpoints'): string {
-  return explicit || process.env[FID_WEIGHTS_ENV] || path.join(checkpointsDir, FID_WEIGHTS_FOLDER, FID_WEIGHTS_FILE);
-}
 
 export class FidInception {
   private constructor(readonly network: Network, readonly weightsFile: string) {}
