@@ -17,5 +17,6 @@ export type { TranslateInput, TranslateOptions, LoadGeneratorOptions, RawPixels,
 export { runTest } from './inference/test_runner';
 export { train, StopSignal, NonFiniteLossError } from './train/trainer';
 export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo } from './train/trainer';
+export type { ValidationInfo } from './train/validation';
 export { evaluate, evaluateResults, l1, psnr, ssim, FidInception, featureStatistics, frechetDistance, kernelInceptionDistance, MetricError } from './metrics';
 export type { EvaluateOptions, EvaluateResult, MetricName, SsimOptions, KidOptions, KidResult, FeatureStatistics } from './metrics';

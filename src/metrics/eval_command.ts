@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { addFidWeightsOption } from '../options/metric_options';
 import { expected } from '../options/option_errors';
 import { OptionParser } from '../options/option_parser';
 import { parseToolArgs, PROCESS_IO, runTool, ToolIO } from '../tools/tool_args';
@@ -30,7 +31,7 @@ function buildParser(): OptionParser {
   parser.addArgument('--fake', { type: 'str', metavar: 'DIR', help: 'folder of generated images (with --real)' });
   parser.addArgument('--metrics', { type: 'str', metavar: 'LIST', help: `comma-separated subset of ${METRICS.join(',')} (default: all that apply)` });
   parser.addArgument('--json', { type: 'flag', help: 'print the result as JSON' });
-  parser.addArgument('--fid_weights', { type: 'str', metavar: 'FILE', help: `the FID Inception weights (default ./checkpoints/fid_inception/${FID_WEIGHTS_FILE})` });
+  addFidWeightsOption(parser);
   parser.addArgument('--device', { type: 'str', default: 'cpu', help: 'where the Inception runs: cpu, cuda or cuda:N' });
   parser.addArgument('--batch_size', { type: 'int', default: 16, min: 1, help: 'images per Inception forward' });
   parser.addArgument('--ssim_gaussian', { type: 'flag', help: 'SSIM with an 11x11 Gaussian window, sigma 1.5, population covariance' });
