@@ -39,6 +39,15 @@ export class FidInception {
     return new FidInception(network, weightsFile);
   }
 
+  /** libtorch's default init instead of the weights file: the same compute with meaningless features (benchmarks). */
+  static withDefaultInit(options: { device?: string } = {}): FidInception {
+    const network = new Network({ kind: 'FID', arch: 'fid_inception_v3', inputNc: 3, width: POOL3_FEATURES, norm: 'batch' });
+    network.eval();
+    const device = resolveDevice(options.device ?? 'cpu');
+    if (device !== 'cpu') network.to(device);
+    return new FidInception(network, '(default init)');
+  }
+
   /** [async] pool3 features [N, 2048] (float32, CPU) of 8-bit RGB images; the caller owns the tensor. */
   async features(images: readonly RawImage8[], options: { batchSize?: number } = {}): Promise<Tensor> {
     const batchSize = options.batchSize ?? 16;
