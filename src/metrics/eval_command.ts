@@ -29,7 +29,7 @@ function buildParser(): OptionParser {
   const parser = new OptionParser('img2img eval [RESULTS_DIR] [--real DIR --fake DIR]', description);
   parser.addArgument('--real', { type: 'str', metavar: 'DIR', help: 'folder of real images (with --fake)' });
   parser.addArgument('--fake', { type: 'str', metavar: 'DIR', help: 'folder of generated images (with --real)' });
-  parser.addArgument('--metrics', { type: 'str', metavar: 'LIST', help: `comma-separated subset of ${METRICS.join(',')} (default: all that apply)` });
+  parser.addArgument('--metrics', { type: 'str', metavar: 'LIST', help: `comma-separated subset of ${METRICS.join(',')}; omitted: all that apply` });
   parser.addArgument('--json', { type: 'flag', help: 'print the result as JSON' });
   addFidWeightsOption(parser);
   parser.addArgument('--device', { type: 'str', default: 'cpu', help: 'where the Inception runs: cpu, cuda or cuda:N' });

@@ -9,6 +9,6 @@ export const VAL_METRIC_CHOICES = ['l1', 'psnr', 'ssim', 'fid'] as const;
 export function addFidWeightsOption(parser: OptionParser, group?: string): void {
   parser.addArgument('--fid_weights', {
     type: 'str', metavar: 'FILE', group,
-    help: `pytorch-fid's ${FID_WEIGHTS_FILE} (default $IMG2IMG_FID_WEIGHTS, else ./checkpoints/fid_inception/${FID_WEIGHTS_FILE}; img2img download model fid-inception)`,
+    help: `pytorch-fid's ${FID_WEIGHTS_FILE}; omitted: $IMG2IMG_FID_WEIGHTS, else ./checkpoints/fid_inception/${FID_WEIGHTS_FILE}; img2img download model fid-inception`,
   });
 }
