@@ -8,6 +8,9 @@ import { evaluateResults } from '../../../src/metrics/evaluate';
 import { MetricError } from '../../../src/metrics/metric_errors';
 import { train } from '../../../src/train/trainer';
 import type { ValidationInfo } from '../../../src/train/validation';
+import { writePthRaw } from '../../../src/checkpoint';
+import { FID_WEIGHTS_FILE } from '../../../src/metrics/fid_weights_location';
+import { formulaStateDict } from './fid_weights';
 import { facadesSubset } from './metrics_helpers';
 
 const TINY = ['--netG', 'unet_128', '--ngf', '8', '--ndf', '8', '--load_size', '128', '--crop_size', '128', '--num_threads', '0', '--seed', '3'];
@@ -44,6 +47,22 @@ describe('metrics/validation during training', () => {
     const r = await runTest([...common, '--name', 'val', '--phase', 'val', '--eval', '--results_dir', path.join(tmp, 'results')], () => undefined);
     const evaluated = await evaluateResults(r.webDir, { metrics: ['psnr'] });
     assert.strictEqual(evaluated.psnr, seen[2].value);
+  });
+
+  it('--val_metric fid: a resumed run keeps the best of the earlier one', async () => {
+    const weights = path.join(tmp, FID_WEIGHTS_FILE);
+    writePthRaw(weights, formulaStateDict());
+    const ck = path.join(tmp, 'checkpoints');
+    const common = ['--dataroot', data, '--model', 'pix2pix', '--direction', 'BtoA', '--checkpoints_dir', ck, ...TINY, '--name', 'fid'];
+    const flags = ['--val_freq', '1', '--val_metric', 'fid', '--fid_weights', weights, '--save_best', '--n_epochs_decay', '0'];
+    const seen: ValidationInfo[] = [];
+    const callbacks = { log: () => undefined, onValidation: (v: ValidationInfo) => { seen.push(v); } };
+    await train([...common, ...flags, '--n_epochs', '1'], callbacks);
+    assert.ok(Number.isFinite(seen[0].value) && seen[0].value > 0, `FID ${seen[0].value}`);
+    await train([...common, ...flags, '--n_epochs', '2', '--continue_train'], callbacks);
+    assert.deepStrictEqual(seen.map((v) => v.epoch), [1, 2]);
+    const best = seen[1].value < seen[0].value ? seen[1] : seen[0];
+    assert.deepStrictEqual(seen[1].best, { value: best.value, epoch: best.epoch });
   });
 
   it('refuses a paired metric for cycle_gan and a missing split before training', async () => {
