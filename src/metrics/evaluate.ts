@@ -126,33 +126,37 @@ export async function evaluateSets(sets: ImageSets, options: EvaluateOptions = {
     real: sets.realLabel, fake: sets.fakeLabel,
     images: { real: sets.real.length, fake: sets.fake.length, pairs: sets.paired ? sets.real.length : 0 }, notes,
   };
-  const real = sets.real.map(readRgb);
-  const fake = sets.fake.map(readRgb);
-  if (metrics.some((m) => PAIRED.includes(m))) {
-    let sumL1 = 0, sumPsnr = 0, sumSsim = 0;
-    for (let i = 0; i < real.length; i++) {
-      if (metrics.includes('l1')) sumL1 += l1(real[i], fake[i]);
-      if (metrics.includes('psnr')) sumPsnr += psnr(real[i], fake[i]);
-      if (metrics.includes('ssim')) sumSsim += ssim(real[i], fake[i], options.ssim);
-    }
-    if (metrics.includes('l1')) result.l1 = sumL1 / real.length;
-    if (metrics.includes('psnr')) result.psnr = sumPsnr / real.length;
-    if (metrics.includes('ssim')) result.ssim = sumSsim / real.length;
+  Object.assign(result, await measureImages(sets.real.map(readRgb), sets.fake.map(readRgb), metrics, { ...options, fidWeights: weights }));
+  return result;
+}
+
+export type Measured = Pick<EvaluateResult, 'l1' | 'psnr' | 'ssim' | 'fid' | 'kid'>;
+
+/**
+ * The metrics of decoded images (index i of real and fake is one pair for the paired metrics). Loads the FID
+ * network unless options.inception is given.
+ */
+export async function measureImages(real: readonly RawImage8[], fake: readonly RawImage8[], metrics: readonly MetricName[],
+  options: EvaluateOptions = {}): Promise<Measured> {
+  const out: Measured = {};
+  const paired = { l1, psnr, ssim: (a: RawImage8, b: RawImage8) => ssim(a, b, options.ssim) };
+  for (const m of ['l1', 'psnr', 'ssim'] as const) {
+    if (metrics.includes(m)) out[m] = real.reduce((sum, r, i) => sum + paired[m](r, fake[i]), 0) / real.length;
   }
   if (metrics.some((m) => DISTRIBUTIONAL.includes(m))) {
-    const inception = options.inception ?? FidInception.load(weights, { device: options.device });
+    const inception = options.inception ?? FidInception.load(options.fidWeights ?? resolveFidWeightsPath(), { device: options.device });
     let fr: Tensor | null = null, ff: Tensor | null = null;
     try {
       fr = await inception.features(real, { batchSize: options.batchSize });
       ff = await inception.features(fake, { batchSize: options.batchSize });
-      if (metrics.includes('fid')) result.fid = fid(fr, ff);
-      if (metrics.includes('kid')) result.kid = kernelInceptionDistance(fr, ff, options.kid);
+      if (metrics.includes('fid')) out.fid = fid(fr, ff);
+      if (metrics.includes('kid')) out.kid = kernelInceptionDistance(fr, ff, options.kid);
     } finally {
       fr?.dispose(); ff?.dispose();
       if (!options.inception) inception.dispose();
     }
   }
-  return result;
+  return out;
 }
 
 /** FID of two pool3 feature sets. */

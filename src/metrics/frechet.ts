@@ -45,7 +45,7 @@ export function featureStatistics(features: Tensor): FeatureStatistics {
 
 function trace(m: Tensor): number {
   const d = m.shape[0];
-  const values = new Float64Array(m.to('cpu', 'float64').toBytes().buffer.slice(0));
+  const values = float64Values(m);
   let t = 0;
   for (let i = 0; i < d; i++) t += values[i * d + i];
   return t;
@@ -60,8 +60,7 @@ function identityTimes(d: number, scale: number): Tensor {
 /** Σ sqrt(max(λ, 0)) over the eigenvalues of a symmetric PSD matrix (its square root's trace). */
 function sqrtEigenvalues(m: Tensor): { values: Float64Array; vectors: Tensor } {
   const { values, vectors } = symmetricEigen(m);
-  const v = new Float64Array(values.toBytes().buffer.slice(0));
-  return { values: v.map((x) => Math.sqrt(Math.max(x, 0))), vectors };
+  return { values: float64Values(values).map((x) => Math.sqrt(Math.max(x, 0))), vectors };
 }
 
 /** tr(sqrtm(s1 s2)) via the symmetric S1^½ S2 S1^½. */
@@ -114,9 +113,14 @@ function drawSubset(rng: PythonRandom, n: number, m: number): number[] {
   return idx.slice(0, m);
 }
 
-function rows(x: Tensor, idx: number[]): Tensor {
-  const d = x.shape[1];
-  const src = new Float64Array(x.toBytes().buffer.slice(0));
+function float64Values(x: Tensor): Float64Array {
+  const bytes = x.to('cpu', 'float64').toBytes();
+  // A view when aligned (large buffers always are), else a copy.
+  return bytes.byteOffset % 8 === 0 ? new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8)
+    : new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+function rows(src: Float64Array, d: number, idx: number[]): Tensor {
   const out = new Float64Array(idx.length * d);
   idx.forEach((r, i) => out.set(src.subarray(r * d, (r + 1) * d), i * d));
   return Tensor.fromBytes(new Uint8Array(out.buffer), 'float64', [idx.length, d]);
@@ -146,11 +150,12 @@ export function kernelInceptionDistance(real: Tensor, fake: Tensor, options: Kid
   if (!Number.isInteger(subsetSize) || subsetSize < 2) throw new MetricError('METRIC_BAD_OPTION', 'a subset size >= 2', 'KID', String(subsetSize));
   const rng = new PythonRandom(seed);
   return tidy(() => {
-    const r = real.to('cpu', 'float64');
-    const f = fake.to('cpu', 'float64');
+    // Copied out once: each subset gathers its rows from these.
+    const d = real.shape[1];
+    const r = float64Values(real), f = float64Values(fake);
     const values: number[] = [];
     for (let s = 0; s < subsets; s++) {
-      values.push(tidy(() => polynomialMmd(rows(r, drawSubset(rng, nReal, subsetSize)), rows(f, drawSubset(rng, nFake, subsetSize)))));
+      values.push(tidy(() => polynomialMmd(rows(r, d, drawSubset(rng, nReal, subsetSize)), rows(f, d, drawSubset(rng, nFake, subsetSize)))));
     }
     const mean = values.reduce((a, b) => a + b, 0) / values.length;
     const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length);

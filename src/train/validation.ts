@@ -10,10 +10,9 @@ import { createDataLoader } from '../data/data_loader';
 import { createDataset } from '../data/create_dataset';
 import type { DataOptions } from '../data/base_dataset';
 import type { RawImage8 } from '../data/image';
-import { fid } from '../metrics/evaluate';
+import { measureImages, MetricName } from '../metrics/evaluate';
 import { FidInception } from '../metrics/fid_inception';
 import { resolveFidWeightsPath } from '../metrics/fid_weights_location';
-import { l1, psnr, ssim } from '../metrics/image_metrics';
 import { MetricError } from '../metrics/metric_errors';
 import type { BaseModel } from '../models/base_model';
 import { sidecarPath, networkFileName } from '../checkpoint/network_checkpoint';
@@ -34,7 +33,6 @@ export interface ValidationInfo {
 }
 
 const LOWER_IS_BETTER = new Set(['l1', 'fid']);
-const PAIRED = { l1, psnr, ssim } as const;
 /** The label of the best checkpoints. */
 export const BEST_LABEL = 'best';
 
@@ -51,7 +49,7 @@ export class Validator {
     const metric = opt.val_metric ?? 'l1';
     const phase = opt.val_phase ?? 'val';
     if (!fs.existsSync(path.join(opt.dataroot, phase)) && !fs.existsSync(path.join(opt.dataroot, `${phase}A`))) {
-      throw new MetricError('METRIC_NO_PAIRS', `a ${path.join(opt.dataroot, phase)} folder (--val_phase) for --val_freq`, 'validation', 'no such folder');
+      throw new MetricError('VALIDATION_SPLIT_MISSING', `a ${path.join(opt.dataroot, phase)} folder (--val_phase) for --val_freq`, 'validation', 'no such folder');
     }
     if (opt.model === 'cycle_gan' && metric !== 'fid') {
       throw new MetricError('METRIC_BAD_OPTION', 'fid (unaligned data has no pairs to compare)', '--val_metric with --model cycle_gan', `'${metric}'`);
@@ -68,14 +66,8 @@ export class Validator {
   async run(model: BaseModel, epoch: number, totalIters: number): Promise<ValidationInfo> {
     const started = Date.now();
     const { real, fake } = await this.translate(model);
-    let value: number;
-    if (this.inception) {
-      const fr = await this.inception.features(real), ff = await this.inception.features(fake);
-      try { value = fid(fr, ff); } finally { fr.dispose(); ff.dispose(); }
-    } else {
-      const f = PAIRED[this.metric as keyof typeof PAIRED];
-      value = real.reduce((s, r, i) => s + f(r, fake[i]), 0) / real.length;
-    }
+    const metric = this.metric as MetricName;
+    const value = (await measureImages(real, fake, [metric], { inception: this.inception ?? undefined }))[metric] as number;
     const improved = Number.isFinite(value) && (!this.best || (LOWER_IS_BETTER.has(this.metric) ? value < this.best.value : value > this.best.value));
     if (improved) this.best = { value, epoch };
     if (improved && this.opt.save_best) {
