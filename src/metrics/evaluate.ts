@@ -109,7 +109,8 @@ function chooseMetrics(sets: ImageSets, options: EvaluateOptions, weights: strin
   }
   const chosen: MetricName[] = sets.paired ? [...PAIRED] : [];
   if (!sets.paired) notes.push('L1, PSNR and SSIM skipped: the sets are not paired');
-  if (options.inception || fs.existsSync(weights)) chosen.push(...DISTRIBUTIONAL);
+  if (Math.min(sets.real.length, sets.fake.length) < 2) notes.push('FID and KID skipped: they need at least 2 images per set');
+  else if (options.inception || fs.existsSync(weights)) chosen.push(...DISTRIBUTIONAL);
   else notes.push(`FID and KID skipped: no FID Inception weights at ${weights} (img2img download model fid-inception)`);
   return chosen;
 }

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import { readStateDictRaw } from '../checkpoint';
 import type { RawImage8 } from '../data/image';
 import { Network } from '../networks';
-import { resolveDevice } from '../runtime';
+import { getRngState, resolveDevice, setRngState } from '../runtime';
 import { cat, Tensor } from '../tensor';
 import { FID_WEIGHTS_FILE } from './fid_weights_location';
 import { MetricError } from './metric_errors';
@@ -23,11 +23,9 @@ export class FidInception {
         'FID and KID', `no file at ${weightsFile}`);
     }
     const { tensors } = readStateDictRaw(weightsFile);
-    // width/norm only document it: the native side fixes the architecture for kind FID.
-    const network = new Network({ kind: 'FID', arch: 'fid_inception_v3', inputNc: 3, width: POOL3_FEATURES, norm: 'batch' });
+    const network = buildNetwork();
     try {
       network.loadStateDict(tensors, { what: `FID Inception weights ${weightsFile}` });
-      network.eval();
       const device = resolveDevice(options.device ?? 'cpu');
       if (device !== 'cpu') network.to(device);
     } catch (e) {
@@ -41,8 +39,7 @@ export class FidInception {
 
   /** libtorch's default init instead of the weights file: the same compute with meaningless features (benchmarks). */
   static withDefaultInit(options: { device?: string } = {}): FidInception {
-    const network = new Network({ kind: 'FID', arch: 'fid_inception_v3', inputNc: 3, width: POOL3_FEATURES, norm: 'batch' });
-    network.eval();
+    const network = buildNetwork();
     const device = resolveDevice(options.device ?? 'cpu');
     if (device !== 'cpu') network.to(device);
     return new FidInception(network, '(default init)');
@@ -73,6 +70,20 @@ export class FidInception {
   }
 
   dispose(): void { this.network.dispose(); }
+}
+
+/**
+ * The network in eval mode. Its default init draws from torch's CPU generator, which is put back afterwards: loading
+ * it for validation must not change a training run's random numbers.
+ */
+function buildNetwork(): Network {
+  const rng = getRngState();
+  try {
+    // width/norm only document it: the native side fixes the architecture for kind FID.
+    return new Network({ kind: 'FID', arch: 'fid_inception_v3', inputNc: 3, width: POOL3_FEATURES, norm: 'batch' }).eval();
+  } finally {
+    setRngState(rng);
+  }
 }
 
 /** [N, 3, H, W] float32 in [0, 1] (ToTensor) of same-sized RGB images. */

@@ -11,6 +11,7 @@ import { FidInception } from '../../../src/metrics/fid_inception';
 import { FID_WEIGHTS_FILE } from '../../../src/metrics/fid_weights_location';
 import { featureStatistics, frechetDistance } from '../../../src/metrics/frechet';
 import { MetricError } from '../../../src/metrics/metric_errors';
+import { getRngState } from '../../../src/runtime';
 import { Tensor } from '../../../src/tensor';
 import { facadesHalf } from './metrics_helpers';
 import { FID_CASE_DIR, formulaStateDict, readFidCase } from './fid_weights';
@@ -44,6 +45,12 @@ describe('metrics/fid', () => {
     } finally {
       for (const [, t] of own) t.dispose();
     }
+  });
+
+  it('leaves torch\'s random generator as it was (building it must not change a training run)', () => {
+    const before = getRngState();
+    FidInception.withDefaultInit().dispose();
+    assert.deepStrictEqual(getRngState(), before);
   });
 
   it('pool3 features of facades test photos 1..8 equal pytorch-fid\'s', async () => {
