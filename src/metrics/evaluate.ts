@@ -68,9 +68,9 @@ export function folderSets(realDir: string, fakeDir: string): ImageSets {
 }
 
 /**
- * A folder written by `img2img test` (or its images/ folder): <n>_fake_B.png with <n>_real_B.png (pix2pix),
- * <n>_fake.png with <n>_real.png (--model test). CycleGAN's fake_B and real_B come from different images
- * (unaligned data): compared as sets only.
+ * A folder written by `img2img test` (or its images/ folder): <n>_fake_B.png with <n>_real_B.png (pix2pix: pairs),
+ * or CycleGAN's, compared as sets only: its fake_B and real_B come from different images (unaligned data), and
+ * --model test's <n>_fake.png is the translation of <n>_real.png, an image of the other domain.
  */
 export function resultSets(resultsDir: string): ImageSets {
   const imageDir = fs.existsSync(path.join(resultsDir, 'images')) ? path.join(resultsDir, 'images') : resultsDir;
@@ -86,7 +86,7 @@ export function resultSets(resultsDir: string): ImageSets {
       if (partner) { fake.push(f); real.push(partner); }
     }
     if (fake.length > 0) {
-      return { real, fake, paired: !cycle, realLabel: `${imageDir} (*${realSuffix})`, fakeLabel: `${imageDir} (*${fakeSuffix})` };
+      return { real, fake, paired: fakeSuffix === '_fake_B' && !cycle, realLabel: `${imageDir} (*${realSuffix})`, fakeLabel: `${imageDir} (*${fakeSuffix})` };
     }
   }
   throw new MetricError('METRIC_NO_PAIRS', 'a results folder of img2img test (<n>_fake_B.png with <n>_real_B.png, or <n>_fake.png with <n>_real.png)', 'img2img eval', `'${resultsDir}' (${files.length} images, none paired)`);
