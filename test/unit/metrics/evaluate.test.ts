@@ -6,7 +6,7 @@ import * as path from 'path';
 import { writePthRaw } from '../../../src/checkpoint';
 import type { RawImage8 } from '../../../src/data/image';
 import { decodeImage, encodeJpeg, encodePng } from '../../../src/data/image_io';
-import { evaluate, evaluateResults, EvaluateResult } from '../../../src/metrics/evaluate';
+import { evaluate, evaluateResults, EvaluateResult, resultSets } from '../../../src/metrics/evaluate';
 import { evalCommand } from '../../../src/metrics/eval_command';
 import { FID_WEIGHTS_FILE } from '../../../src/metrics/fid_weights_location';
 import { polynomialMmd } from '../../../src/metrics/frechet';
@@ -93,6 +93,21 @@ describe('metrics/evaluate', () => {
     await assert.rejects(evaluateResults(other), (e: Error & { code?: string }) => e.code === 'METRIC_NO_PAIRS' && /^Expected a results folder/.test(e.message));
     const io = captureIO();
     assert.strictEqual(await evalCommand(['--real', other], io), 2);
+  });
+
+  it('CycleGAN results folders are sets, not pairs', () => {
+    const png = encodePng(real[0]);
+    const make = (name: string, labels: string[]) => {
+      const dir = path.join(root, name, 'images');
+      fs.mkdirSync(dir, { recursive: true });
+      for (const l of labels) fs.writeFileSync(path.join(dir, `1_${l}.png`), png);
+      return path.join(root, name);
+    };
+    const cycle = resultSets(make('cycle', ['real_A', 'fake_B', 'rec_A', 'real_B', 'fake_A', 'rec_B']));
+    assert.deepStrictEqual([cycle.paired, cycle.fake.map((f) => path.basename(f))], [false, ['1_fake_B.png']]);
+    const single = resultSets(make('single', ['real', 'fake']));
+    assert.deepStrictEqual([single.paired, single.real.map((f) => path.basename(f))], [false, ['1_real.png']]);
+    assert.strictEqual(resultSets(resultsDir).paired, true);
   });
 
   it('KID\'s unbiased MMD² equals a numpy transcription of the formula', () => {
