@@ -26,23 +26,16 @@ export class FidInception {
     const network = buildNetwork();
     try {
       network.loadStateDict(tensors, { what: `FID Inception weights ${weightsFile}` });
-      const device = resolveDevice(options.device ?? 'cpu');
-      if (device !== 'cpu') network.to(device);
     } catch (e) {
       network.dispose();
-      if (e instanceof MetricError) throw e;
-      const err = new MetricError('FID_WEIGHTS_MISMATCH', `pytorch-fid's ${FID_WEIGHTS_FILE} state dict`, weightsFile, (e as Error).message);
-      throw err;
+      throw new MetricError('FID_WEIGHTS_MISMATCH', `pytorch-fid's ${FID_WEIGHTS_FILE} state dict`, weightsFile, (e as Error).message);
     }
-    return new FidInception(network, weightsFile);
+    return new FidInception(moveTo(network, options.device), weightsFile);
   }
 
   /** libtorch's default init instead of the weights file: the same compute with meaningless features (benchmarks). */
   static withDefaultInit(options: { device?: string } = {}): FidInception {
-    const network = buildNetwork();
-    const device = resolveDevice(options.device ?? 'cpu');
-    if (device !== 'cpu') network.to(device);
-    return new FidInception(network, '(default init)');
+    return new FidInception(moveTo(buildNetwork(), options.device), '(default init)');
   }
 
   /** [async] pool3 features [N, 2048] (float32, CPU) of 8-bit RGB images; the caller owns the tensor. */
@@ -83,6 +76,17 @@ function buildNetwork(): Network {
     return new Network({ kind: 'FID', arch: 'fid_inception_v3', inputNc: 3, width: POOL3_FEATURES, norm: 'batch' }).eval();
   } finally {
     setRngState(rng);
+  }
+}
+
+function moveTo(network: Network, device = 'cpu'): Network {
+  try {
+    const d = resolveDevice(device);
+    if (d !== 'cpu') network.to(d);
+    return network;
+  } catch (e) {
+    network.dispose();
+    throw e;
   }
 }
 

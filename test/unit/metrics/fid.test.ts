@@ -13,6 +13,7 @@ import { featureStatistics, frechetDistance } from '../../../src/metrics/frechet
 import { MetricError } from '../../../src/metrics/metric_errors';
 import { getRngState } from '../../../src/runtime';
 import { Tensor } from '../../../src/tensor';
+import { runPython } from '../../helpers/run_python';
 import { facadesHalf } from './metrics_helpers';
 import { FID_CASE_DIR, formulaStateDict, readFidCase } from './fid_weights';
 
@@ -44,6 +45,44 @@ describe('metrics/fid', () => {
       for (const [k, t] of own) assert.deepStrictEqual(t.shape, fidCase.shapes[k], k);
     } finally {
       for (const [, t] of own) t.dispose();
+    }
+  });
+
+  it('loads the formula weights as Python torch saves them in the legacy (pre-1.6) format, bit for bit', () => {
+    const legacy = path.join(dir, 'legacy.pth');
+    runPython(String.raw`
+import json, collections
+import numpy as np, torch
+c = json.load(open(${JSON.stringify(path.join(FID_CASE_DIR, 'case.json'))}))
+M = np.uint64(0xFFFFFFFF)
+sd = collections.OrderedDict()
+for t, k in enumerate(c['state_dict_keys']):
+    shape = c['shapes'][k]
+    if k.endswith('num_batches_tracked'):
+        sd[k] = torch.tensor(0); continue
+    i = np.arange(int(np.prod(shape)), dtype=np.uint64)
+    h = (i * np.uint64(0x9E3779B1) + np.uint64(t) * np.uint64(0x85EBCA77)) & M
+    h ^= h >> np.uint64(16); h = (h * np.uint64(0x7FEB352D)) & M
+    h ^= h >> np.uint64(15); h = (h * np.uint64(0x846CA68B)) & M
+    h ^= h >> np.uint64(16)
+    u = h.astype(np.float64) / 2**32 - 0.5
+    if k.endswith('.bn.weight'): v = 1 + 0.2 * u
+    elif k.endswith('.bn.bias'): v = 0.2 * u
+    elif k.endswith('.bn.running_mean'): v = 0.1 * u
+    elif k.endswith('.bn.running_var'): v = 1 + 0.5 * (u + 0.5)
+    elif k.endswith('.weight'): v = u * np.sqrt(2 / np.prod(shape[1:])) / np.sqrt(1 / 12)
+    else: v = 0.1 * u
+    sd[k] = torch.from_numpy(v.astype(np.float32)).reshape(shape)
+torch.save(sd, ${JSON.stringify(legacy)}, _use_new_zipfile_serialization=False)
+`);
+    const fromPython = FidInception.load(legacy);
+    const ours = formulaStateDict(fidCase);
+    const loaded = fromPython.network.stateDict();
+    try {
+      for (const [k, t] of loaded) assert.ok(t.toBytes().equals(ours.get(k)!.data), `${k} differs`);
+    } finally {
+      for (const t of loaded.values()) t.dispose();
+      fromPython.dispose();
     }
   });
 

@@ -35,8 +35,9 @@ function valueRule(key: string, shape: number[]): (u: number) => number {
   if (key.endsWith('.bn.running_var')) return (u) => 1 + 0.5 * (u + 0.5);
   if (key.endsWith('.weight')) {
     const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-    const scale = Math.sqrt(2 / fanIn) / Math.sqrt(1 / 12);
-    return (u) => u * scale;
+    const gain = Math.sqrt(2 / fanIn), unitStd = Math.sqrt(1 / 12);
+    // Left to right as the formula is written: (u * gain) / unitStd rounds differently from u * (gain / unitStd).
+    return (u) => (u * gain) / unitStd;
   }
   if (key.endsWith('.bias')) return (u) => 0.1 * u;
   throw new Error(`case.json's formula has no rule for ${key}`);
