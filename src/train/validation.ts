@@ -45,6 +45,7 @@ export class Validator {
   /** null without --val_freq; checks the split, the metric and (fid) the weights before training starts. */
   static create(opt: Options, saveDir: string, firstNetwork: string): Validator | null {
     const freq = opt.val_freq ?? 0;
+    if (freq <= 0 && opt.save_best) throw new MetricError('METRIC_BAD_OPTION', '--val_freq N > 0 (best of what?)', '--save_best', '--val_freq 0');
     if (freq <= 0) return null;
     const metric = opt.val_metric ?? 'l1';
     const phase = opt.val_phase ?? 'val';

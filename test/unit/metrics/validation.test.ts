@@ -65,10 +65,12 @@ describe('metrics/validation during training', () => {
     assert.deepStrictEqual(seen[1].best, { value: best.value, epoch: best.epoch });
   });
 
-  it('refuses a paired metric for cycle_gan and a missing split before training', async () => {
+  it('refuses a paired metric for cycle_gan, a missing split and --save_best alone before training', async () => {
     const ck = path.join(tmp, 'checkpoints');
     await assert.rejects(train(['--dataroot', data, '--model', 'pix2pix', '--checkpoints_dir', ck, ...TINY, '--name', 'x', '--val_freq', '1', '--val_phase', 'nope'], { log: () => undefined }),
       (e: unknown) => e instanceof MetricError && /nope/.test(e.message));
+    await assert.rejects(train(['--dataroot', data, '--model', 'pix2pix', '--checkpoints_dir', ck, ...TINY, '--name', 'x', '--save_best'], { log: () => undefined }),
+      (e: unknown) => e instanceof MetricError && /^Expected --val_freq N > 0 .* for --save_best but received --val_freq 0$/.test(e.message));
     const unaligned = facadesSubset(path.join(tmp, 'unaligned'), 2, { train: 'trainA', test: 'trainB' });
     fs.mkdirSync(path.join(unaligned, 'valA')); fs.mkdirSync(path.join(unaligned, 'valB'));
     await assert.rejects(train(['--dataroot', unaligned, '--model', 'cycle_gan', '--checkpoints_dir', ck, ...TINY, '--netG', 'resnet_6blocks', '--name', 'y', '--val_freq', '1'], { log: () => undefined }),
