@@ -37,7 +37,8 @@ export interface NativeTensor {
 }
 
 export interface NativeNetworkSpec {
-  kind: 'G' | 'D';
+  /** 'FID': pytorch-fid's Inception v3 (arch fid_inception_v3): forward maps [N, 3, H, W] in [0, 1] to [N, 2048] pool3 features. */
+  kind: 'G' | 'D' | 'FID';
   arch: string;
   inputNc: number;
   outputNc?: number;
@@ -48,7 +49,7 @@ export interface NativeNetworkSpec {
   paddingType?: string;
 }
 
-/** One generator or discriminator (a libtorch module). */
+/** One generator, discriminator or FID Inception (a libtorch module). */
 export interface NativeNetwork {
   /** [sync] Forward on the JS thread (records autograd history when grad mode is on). */
   forward(x: NativeTensor): NativeTensor;
@@ -155,6 +156,10 @@ export interface NativeBinding {
   /** [sync] Sub-pixel ConvTranspose2d on CPU (default on); returns the previous setting. */ setFastConvTranspose(on: boolean): boolean;
   /** [sync] Returns freed heap pages to the OS (malloc_trim); true when memory was released. */ releaseMemory(): boolean;
   /** [sync] Seconds per Conv2d forward of the given size (benchmark's conv peak). */ benchConv(cin: number, cout: number, k: number, h: number, w: number, iters: number): number;
+  /** [sync] a(ᵀ) @ b(ᵀ) of 2-D tensors; a new tensor owned by the caller, inputs only read. */
+  matmul(a: NativeTensor, b: NativeTensor, transposeA?: boolean, transposeB?: boolean): NativeTensor;
+  /** [sync] torch.linalg.eigh of a symmetric matrix: [eigenvalues ascending, eigenvectors as columns], both new and owned by the caller. */
+  symmetricEigen(a: NativeTensor): [NativeTensor, NativeTensor];
   /** [sync] Joins (rank 0: hosts) the rendezvous and builds the group; blocks until every rank arrived or timeoutMs. */
   ProcessGroup: new (opts: NativeProcessGroupOptions) => NativeProcessGroup;
   /** [sync] Which c10d backends this build has. */ distributedBackends(): { gloo: boolean; nccl: boolean };

@@ -4,6 +4,7 @@
 #include "addon_data.h"
 #include "distributed.h"
 #include "functions.h"
+#include "linalg.h"
 #include "module.h"
 #include "optim.h"
 #include "tensor.h"
@@ -42,6 +43,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setFastConvTranspose", Napi::Function::New(env, SetFastConvTransposeJs));
   exports.Set("benchConv", Napi::Function::New(env, BenchConv));
   exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory));
+  exports.Set("matmul", Napi::Function::New(env, Matmul));
+  exports.Set("symmetricEigen", Napi::Function::New(env, SymmetricEigen));
   exports.Set("ProcessGroup", ProcessGroupWrap::Define(env));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   return exports;

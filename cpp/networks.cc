@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "errors.h"
+#include "inception.h"
 #include "prepacked_conv.h"
 #include "subpixel_deconv.h"
 
@@ -217,7 +218,12 @@ std::string Expected(const std::string& what, const std::string& option, const s
 }  // namespace
 
 NetworkSpec NormalizeSpec(NetworkSpec s) {
-  if (s.kind != "G" && s.kind != "D") throw UserError(Expected("'G' or 'D'", "network kind", "'" + s.kind + "'"));
+  if (s.kind == "FID") {
+    if (s.arch != "fid_inception_v3") throw UserError(Expected("fid_inception_v3", "FID network arch", "'" + s.arch + "'"));
+    s.inputNc = 3;
+    return s;
+  }
+  if (s.kind != "G" && s.kind != "D") throw UserError(Expected("'G', 'D' or 'FID'", "network kind", "'" + s.kind + "'"));
   const std::string normChoices = "one of batch, instance, none, syncbatch";
   if (s.norm != "batch" && s.norm != "instance" && s.norm != "none" && s.norm != "syncbatch")
     throw UserError(Expected(normChoices, "norm", "'" + s.norm + "'"));
@@ -252,7 +258,12 @@ NetworkSpec NormalizeSpec(NetworkSpec s) {
 
 NetworkImpl::NetworkImpl(const NetworkSpec& rawSpec) : spec(NormalizeSpec(rawSpec)) {
   const auto& s = spec;
-  if (s.kind == "G") {
+  if (s.kind == "FID") {
+    // The weights file's keys sit at the top level: register the Inception's children here, not the module itself.
+    auto inception = FidInceptionV3();
+    for (auto& child : inception->named_children()) register_module(child.key(), child.value());
+    root = [impl = inception.ptr()](const torch::Tensor& x) { return impl->forward(x); };
+  } else if (s.kind == "G") {
     if (s.arch.rfind("unet_", 0) == 0) {
       auto unet = register_module("model", BuildUnet(s.inputNc, s.outputNc, s.numDowns, s.width, s.norm, s.useDropout));
       root = [unet](const torch::Tensor& x) { return unet->forward(x); };
@@ -274,7 +285,8 @@ NetworkImpl::NetworkImpl(const NetworkSpec& rawSpec) : spec(NormalizeSpec(rawSpe
 
 std::string NetworkImpl::Describe() const {
   std::ostringstream o;
-  if (spec.kind == "G") o << spec.arch << " generator (" << spec.inputNc << "->" << spec.outputNc << " channels, ngf " << spec.width << ", " << spec.norm << " norm)";
+  if (spec.kind == "FID") o << "FID Inception v3 (pool3, 2048 features, input in [0, 1])";
+  else if (spec.kind == "G") o << spec.arch << " generator (" << spec.inputNc << "->" << spec.outputNc << " channels, ngf " << spec.width << ", " << spec.norm << " norm)";
   else o << spec.arch << " discriminator (" << spec.inputNc << " channels, ndf " << spec.width << ", " << spec.norm << " norm)";
   return o.str();
 }
@@ -294,7 +306,9 @@ void NetworkImpl::CheckInput(const torch::Tensor& x) const {
     throw UserError(o.str());
   }
   const int64_t h = x.size(2), w = x.size(3);
-  if (spec.kind == "G") {
+  if (spec.kind == "FID") {
+    if (h < 1 || w < 1) { o << Describe() << " needs a non-empty image but received " << h << "x" << w; throw UserError(o.str()); }
+  } else if (spec.kind == "G") {
     const bool unet = spec.arch.rfind("unet_", 0) == 0;
     const int64_t mult = unet ? (int64_t(1) << spec.numDowns) : 4;
     if (h % mult != 0 || w % mult != 0 || h == 0 || w == 0) {

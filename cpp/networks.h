@@ -10,8 +10,8 @@
 namespace img2img {
 
 struct NetworkSpec {
-  std::string kind;         // "G" or "D"
-  std::string arch;         // G: unet_256 | unet_128 | unet_<N>downs | resnet_9blocks | resnet_6blocks | resnet_<N>blocks; D: basic | n_layers | pixel
+  std::string kind;         // "G", "D" or "FID" (the FID Inception v3 of metrics, inception.h)
+  std::string arch;         // G: unet_256 | unet_128 | unet_<N>downs | resnet_9blocks | resnet_6blocks | resnet_<N>blocks; D: basic | n_layers | pixel; FID: fid_inception_v3
   int64_t inputNc = 3;
   int64_t outputNc = 3;     // G only
   int64_t width = 64;       // ngf (G) or ndf (D)

@@ -10,6 +10,7 @@ import * as os from 'os';
 import { createModel } from '../src/models';
 import { parseOptions } from '../src/options/parse_options';
 import { native } from '../src/native';
+import { FidInception } from '../src/metrics/fid_inception';
 import { defineG } from '../src/networks';
 import { getNumThreads, info, manualSeed, resolveDevice, setNumThreads } from '../src/runtime';
 import { Tensor, noGrad } from '../src/tensor';
@@ -17,7 +18,9 @@ import { forwardFlops, trainStepFlops } from '../src/util/flops';
 
 interface Row {
   name: string;
-  kind: 'train' | 'forward';
+  kind: 'train' | 'forward' | 'fid';
+  /** fid rows: images per timed iteration. */
+  images?: number;
   model?: 'pix2pix' | 'cycle_gan';
   netG: string;
   size: number;
@@ -37,7 +40,12 @@ const ROWS: Row[] = [
   { name: 'quick: train pix2pix, unet_128 ngf 16 @ 128', kind: 'train', model: 'pix2pix', netG: 'unet_128', size: 128, ngf: 16, quick: true },
   { name: 'quick: train cycle_gan, resnet_6blocks ngf 8 @ 64', kind: 'train', model: 'cycle_gan', netG: 'resnet_6blocks', size: 64, ngf: 8, quick: true },
   { name: 'quick: resnet_9blocks ngf 16 forward @ 128', kind: 'forward', netG: 'resnet_9blocks', size: 128, ngf: 16, quick: true },
+  { name: 'FID features of 32 images @ 256x256', kind: 'fid', netG: 'fid_inception_v3', size: 256, images: 32 },
+  { name: 'quick: FID features of 4 images @ 256x256', kind: 'fid', netG: 'fid_inception_v3', size: 256, images: 4, quick: true },
 ];
+
+/** torchvision's figure for Inception v3 at 299x299: 5.71 G multiply-adds per image (2 FLOP each). */
+const INCEPTION_FLOP_PER_IMAGE = 2 * 5.71e9;
 
 interface Result {
   name: string; median: number; min: number; max: number; iters: number; gflop: number; gflops: number;
@@ -61,6 +69,26 @@ function randomImage(size: number, device: string): { data: Float32Array; shape:
 async function benchRow(row: Row, device: string, warmup: number, iters: number): Promise<{ times: number[]; flops: number }> {
   manualSeed(0);
   const ngf = row.ngf ?? 64;
+  if (row.kind === 'fid') {
+    // Timing does not depend on the weights' values: libtorch's default init stands in for the weights file.
+    const inception = FidInception.withDefaultInit({ device });
+    const images = Array.from({ length: row.images! }, () => {
+      const data = new Uint8Array(row.size * row.size * 3);
+      for (let i = 0; i < data.length; i++) data[i] = Math.floor(Math.random() * 256);
+      return { data, width: row.size, height: row.size, channels: 3 as const, bitDepth: 8 as const };
+    });
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < warmup + iters; i++) {
+        const t0 = process.hrtime.bigint();
+        (await inception.features(images, { batchSize: 16 })).dispose();
+        if (i >= warmup) times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      }
+    } finally {
+      inception.dispose();
+    }
+    return { times, flops: INCEPTION_FLOP_PER_IMAGE * row.images! };
+  }
   if (row.kind === 'forward') {
     const norm = row.netG.startsWith('unet') ? 'batch' : 'instance';
     const g = defineG({ netG: row.netG, ngf, norm, device });

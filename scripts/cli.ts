@@ -21,6 +21,7 @@ commands:
   combine   pair A and B folders into side-by-side images (combine_A_and_B.py)
   make-aligned   pair trainA/trainB by sorted order into train/ (make_dataset_aligned.py)
   check-data     validate a dataset folder before a long run
+  eval      L1, PSNR, SSIM, FID and KID of a results folder or two folders: img2img eval ./results/facades/test_latest
 
 Run 'img2img <command> --help' for the options of a command.`;
 
@@ -110,6 +111,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   combine: async () => (await import('../src/tools/combine')).combineCommand,
   'make-aligned': async () => (await import('../src/tools/make_aligned')).makeAlignedCommand,
   'check-data': async () => (await import('../src/tools/check_data')).checkDataCommand,
+  eval: async () => (await import('../src/metrics/eval_command')).evalCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

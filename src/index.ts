@@ -23,3 +23,6 @@ export { readOnnxContract, checkOnnxInputSize } from './export/onnx_contract';
 export type { OnnxContract } from './export/onnx_contract';
 export { OnnxExportError } from './export/export_errors';
 export type { OnnxErrorCode } from './export/export_errors';
+export type { ValidationInfo } from './train/validation';
+export { evaluate, evaluateResults, l1, psnr, ssim, FidInception, featureStatistics, frechetDistance, kernelInceptionDistance, MetricError } from './metrics';
+export type { EvaluateOptions, EvaluateResult, MetricName, SsimOptions, KidOptions, KidResult, FeatureStatistics } from './metrics';

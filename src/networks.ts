@@ -24,7 +24,8 @@ export interface DiscriminatorOptions {
 
 /** What a network is, as stored in self-describing checkpoints. */
 export interface NetworkDescription {
-  kind: 'G' | 'D';
+  /** G: generator, D: discriminator, FID: the FID Inception v3 of src/metrics (arch fid_inception_v3). */
+  kind: 'G' | 'D' | 'FID';
   arch: string;
   inputNc: number;
   outputNc?: number;
@@ -150,6 +151,7 @@ function sameShape(a: number[], b: number[]): boolean {
 }
 
 function describeAsked(d: NetworkDescription): string {
+  if (d.kind === 'FID') return 'the FID Inception v3';
   return d.kind === 'G'
     ? `${d.arch}, ${d.norm} norm, ngf ${d.width}${d.useDropout ? ', dropout' : ''}`
     : `${d.arch} discriminator, ${d.norm} norm, ndf ${d.width}`;

@@ -88,6 +88,17 @@ export class Tensor {
 
 function unwrap(o: Tensor | number): NativeTensor | number { return typeof o === 'number' ? o : o.native; }
 
+/** a @ b of 2-D tensors, either side transposed first. */
+export function matmul(a: Tensor, b: Tensor, opts: { transposeA?: boolean; transposeB?: boolean } = {}): Tensor {
+  return new Tensor(native().matmul(a.native, b.native, !!opts.transposeA, !!opts.transposeB));
+}
+
+/** Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix (torch.linalg.eigh). */
+export function symmetricEigen(a: Tensor): { values: Tensor; vectors: Tensor } {
+  const [values, vectors] = native().symmetricEigen(a.native);
+  return { values: new Tensor(values), vectors: new Tensor(vectors) };
+}
+
 /** Concatenates along `dim` (torch.cat). */
 export function cat(tensors: Tensor[], dim = 0): Tensor {
   return new Tensor(native().cat(tensors.map((t) => t.native), dim));

@@ -187,14 +187,14 @@ export abstract class BaseModel {
     return { model: this.opt.model, direction: this.opt.direction, name: this.opt.name, epoch: String(epoch) };
   }
 
-  /** Writes `<epoch>_net_<name>.pth` (+ sidecar) for every model name, atomically. */
-  saveNetworks(epoch: string | number): string[] {
+  /** Writes `<epoch>_net_<name>.pth` (+ sidecar, with `context` added to its own) for every model name, atomically. */
+  saveNetworks(epoch: string | number, context: Record<string, string | number | boolean> = {}): string[] {
     if (!this.writesFiles) return [];
     fs.mkdirSync(this.saveDir, { recursive: true });
     const files: string[] = [];
     for (const name of this.modelNames) {
       const file = path.join(this.saveDir, networkFileName(epoch, name));
-      saveNetworkCheckpoint(this.networks[name], file, this.checkpointContext(epoch));
+      saveNetworkCheckpoint(this.networks[name], file, { ...this.checkpointContext(epoch), ...context });
       files.push(file);
     }
     return files;

@@ -3,6 +3,7 @@
  * plus the live-view, NaN-handling and multi-process flags of this project.
  */
 import { addBaseOptions, PluginNames } from './base_options';
+import { addFidWeightsOption, VAL_METRIC_CHOICES } from './metric_options';
 import { OptionParser } from './option_parser';
 
 export interface TrainOptionValues {
@@ -31,6 +32,12 @@ export interface TrainOptionValues {
   nan_policy: string;
   /** Processes for multi-GPU training (one per device). */
   nproc_per_node: number;
+  /** Validate every N epochs (0 = never). */
+  val_freq: number;
+  val_metric: string;
+  val_phase: string;
+  save_best: boolean;
+  fid_weights: string | null;
 }
 
 export const GAN_MODE_CHOICES = ['vanilla', 'lsgan', 'wgangp'] as const;
@@ -66,6 +73,13 @@ export function addTrainOptions(parser: OptionParser): OptionParser {
   parser.addArgument('--lr_decay_iters', { type: 'int', default: 50, min: 1, group: training, help: 'multiply by a gamma every lr_decay_iters epochs (step policy)' });
   parser.addArgument('--nan_policy', { type: 'str', default: 'stop', choices: NAN_POLICY_CHOICES, group: training, help: 'on a non-finite loss: stop the run, or skip the step' });
   parser.addArgument('--nproc_per_node', { type: 'int', default: 1, min: 1, group: training, help: 'processes (one per GPU) for distributed training' });
+
+  const validation = 'validation parameters';
+  parser.addArgument('--val_freq', { type: 'int', default: 0, min: 0, group: validation, help: 'measure --val_metric on the --val_phase split every N epochs (0 = never)' });
+  parser.addArgument('--val_metric', { type: 'str', default: 'l1', choices: VAL_METRIC_CHOICES, group: validation, help: 'l1 and fid: lower is better; psnr and ssim: higher is better (cycle_gan: fid only)' });
+  parser.addArgument('--val_phase', { type: 'str', default: 'val', group: validation, help: 'the split validation translates (<dataroot>/<val_phase>)' });
+  parser.addArgument('--save_best', { type: 'flag', group: validation, help: 'keep best_net_*.pth of the best validation so far (its sidecar records metric and epoch)' });
+  addFidWeightsOption(parser, validation);
   return parser;
 }
 

@@ -179,3 +179,13 @@ export function findModel(name: string, kind: DatasetKind | null, mirror: string
     usage: `img2img test --dataroot <folder of images> --name ${name}_pretrained --model test --no_dropout`,
   };
 }
+
+/** pytorch-fid's FID Inception weights (for img2img eval), a release asset on GitHub rather than the reference's server. */
+export const FID_INCEPTION_MODEL = 'fid-inception';
+export const FID_INCEPTION_BASE = 'https://github.com/mseitzer/pytorch-fid/releases/download';
+
+/** Its URL: <base>/fid_weights/<file>, where --mirror or $IMG2IMG_MIRROR replace the GitHub base. */
+export function fidInceptionUrl(fileName: string, mirrorFlag: string | null | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const base = mirrorFlag || env[MIRROR_ENV] ? resolveMirror(mirrorFlag, env) : FID_INCEPTION_BASE;
+  return `${base}/fid_weights/${fileName}`;
+}

@@ -17,6 +17,8 @@ import {
   DATASET_KINDS, DatasetEntry, DatasetKind, DEFAULT_MIRROR, describeDatasets, describeModels, findDataset, findModel,
   MIRROR_ENV, ModelEntry, resolveMirror,
 } from './catalog';
+import { FID_INCEPTION_MODEL } from './catalog';
+import { downloadFidInception } from './download_fid';
 import { downloadFile, formatBytes } from './http_download';
 import { parseToolArgs, plural, PROCESS_IO, runTool, ToolIO } from './tool_args';
 
@@ -29,6 +31,7 @@ function buildParser(): OptionParser {
     '',
     describeDatasets(),
     describeModels(),
+    `  for img2img eval: ${FID_INCEPTION_MODEL} (pytorch-fid's FID Inception weights, from GitHub; --mirror: <URL>/fid_weights/<file>)`,
     '  refused: cityscapes (its license does not allow redistribution)',
     '',
     'facades and maps are published both as pix2pix datasets (aligned A|B pairs) and as CycleGAN datasets',
@@ -249,6 +252,10 @@ async function run(args: string[], io: ToolIO): Promise<number> {
     throw new OptionError(`Expected a ${what} name for download ${what} <name> but received nothing; valid names:\n${list}`, '<name>');
   }
   const settings = settingsFrom(values);
+  if (what === 'model' && name === FID_INCEPTION_MODEL) {
+    await downloadFidInception({ mirrorFlag: values.mirror as string | null, checkpointsDir: settings.checkpointsDir, retries: settings.retries, timeoutMs: settings.timeoutMs }, io);
+    return 0;
+  }
   if ((what as What) === 'dataset') await downloadDataset(findDataset(name, settings.kind, settings.mirror), settings, io);
   else await downloadModel(findModel(name, settings.kind, settings.mirror), settings, io);
   return 0;

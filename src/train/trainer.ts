@@ -18,6 +18,7 @@ import { ProgressBar } from '../util/progress';
 import { PythonRandom } from '../util/python_random';
 import { formatLrChange } from '../util/schedulers';
 import { loadTrainingState, readTrainingStateMeta, saveTrainingState, statePath, TrainingCounters } from './training_state';
+import { formatValidation, ValidationInfo, Validator } from './validation';
 import { Visualizer } from './visualizer';
 import { quickCheckDataset } from '../tools/check_data';
 
@@ -50,6 +51,8 @@ export interface TrainCallbacks {
   /** On display steps (every display_freq images): the current visuals (valid during the call only). */
   onVisuals?(info: { epoch: number; totalIters: number; visuals: Map<string, Tensor> }): void;
   onEpoch?(info: EpochInfo): void | Promise<void>;
+  /** After each validation (--val_freq): the metric's value, and the best so far. */
+  onValidation?(info: ValidationInfo): void | Promise<void>;
   /** Where console lines go (default: stdout, through the progress bar). */
   log?(line: string): void;
   /** Polled after each iteration: true stops the run after saving `latest` (as Ctrl-C does). */
@@ -175,8 +178,11 @@ export async function train(options: Options | string | readonly string[], callb
   const result: TrainResult = { epochs: 0, totalIters: 0, interrupted: false, lastLosses: {}, dataSeconds: 0, seconds: 0 };
   const started = Date.now();
   let failed = false;
+  let validator: Validator | null = null;
   try {
     log(model.describeNetworks(opt.verbose));
+    // Across processes rank 0 validates (it alone writes best_net_*); validation has no collectives.
+    validator = !dist || dist.isMain ? Validator.create(opt, model.saveDir, model.modelNames[0]) : null;
     const lastEpoch = opt.n_epochs! + opt.n_epochs_decay!;
     let startEpoch = opt.epoch_count!;
     let totalIters = 0;
@@ -338,6 +344,13 @@ export async function train(options: Options | string | readonly string[], callb
       }
       const seconds = (Date.now() - epochStart) / 1000;
       log(`End of epoch ${epoch} / ${lastEpoch} \t Time Taken: ${Math.round(seconds)} sec`);
+      if (validator?.due(epoch)) {
+        const v = await validator.run(model, epoch, totalIters);
+        const line = formatValidation(v);
+        visualizer.appendLog(line);
+        log(line);
+        await callbacks.onValidation?.(v);
+      }
       result.epochs++;
       result.totalIters = totalIters;
       result.lastLosses = losses;
@@ -351,6 +364,7 @@ export async function train(options: Options | string | readonly string[], callb
     bar?.finish();
     result.seconds = (Date.now() - started) / 1000;
     await loader.close?.();
+    validator?.dispose();
     model.dispose();
     dist?.close(!failed);
   }
