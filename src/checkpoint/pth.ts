@@ -29,7 +29,7 @@ import {
 } from './raw_tensor';
 import { describePickleValue, PersistentObject, PickleValue, PyDict, PyTuple, StorageType, storageClassName, TensorRecord, unpickle } from './pickle';
 import { sniffCheckpointFormat } from './sniff';
-import { encodeStoredZip, ZipArchive } from './zip';
+import { encodeStoredZip, ZipArchive, ZipReadOptions } from './zip';
 
 export interface PthReadResult {
   tensors: RawStateDict;
@@ -141,8 +141,8 @@ function zipByteOrder(archive: ZipArchive, folder: string, file: string): 'littl
   return order;
 }
 
-function readZipPth(bytes: Buffer, file: string): PthReadResult {
-  const archive = new ZipArchive(bytes, file);
+function readZipPth(bytes: Buffer, file: string, options: ZipReadOptions): PthReadResult {
+  const archive = new ZipArchive(bytes, file, options);
   const folder = zipTopFolder(archive, file);
   const byteOrder = zipByteOrder(archive, folder, file);
   const budget = new AllocationBudget(bytes.length, file);
@@ -390,12 +390,12 @@ function gatherStrided(source: Buffer, itemSize: number, offset: number, shape: 
 }
 
 /** Reads a `.pth` state dict in either torch.save format (see the file comment). */
-export function readPthRaw(source: string | Buffer, options: { label?: string } = {}): PthReadResult {
+export function readPthRaw(source: string | Buffer, options: { label?: string } & ZipReadOptions = {}): PthReadResult {
   const file = options.label ?? (typeof source === 'string' ? source : BUFFER_LABEL);
   const bytes = typeof source === 'string' ? readCheckpointFile(source) : source;
   const format = sniffCheckpointFormat(bytes, file);
   if (format === 'safetensors') throw new CheckpointError(file, 'is a safetensors file, not a .pth: read it with readSafetensorsRaw');
-  return format === 'zip' ? readZipPth(bytes, file) : readLegacyPth(bytes, file);
+  return format === 'zip' ? readZipPth(bytes, file, options) : readLegacyPth(bytes, file);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
