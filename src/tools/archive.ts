@@ -705,6 +705,32 @@ export function isTemporarySiblingOf(dest: string, name: string): boolean {
 }
 
 /**
+ * Checks what can be checked of a complete archive without extracting it: a .tar.gz is inflated to its end,
+ * so that gzip's CRC-32 and length are verified; a zip's directory is read and checked. Throws ArchiveError.
+ * A download is accepted only after this, so a damaged or cut file is never kept as a good one.
+ */
+export async function checkArchiveIntegrity(file: string): Promise<ArchiveFormat> {
+  const format = sniffArchive(file);
+  if (format === 'zip') {
+    const fd = fs.openSync(file, 'r');
+    try {
+      zipDirectory(file, descriptorSource(fd));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } else if (format === 'tar.gz') {
+    try {
+      await pipeline(fs.createReadStream(file), createGunzip(), async (chunks: AsyncIterable<Buffer>) => {
+        for await (const chunk of chunks) void chunk; // inflating is the check
+      });
+    } catch (err) {
+      throw new ArchiveError(file, `is corrupt or truncated (${(err as Error).message}): delete it and download again`);
+    }
+  }
+  return format;
+}
+
+/**
  * Extracts `file` (zip, tar.gz or tar, recognised by content) so that `dest` — which must not exist —
  * appears only once everything was written and checked. Throws ArchiveError, naming the entry, for any
  * refused member; nothing is left behind then.
