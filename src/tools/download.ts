@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { CheckpointInfo } from '../checkpoint/network_checkpoint';
+import { readStateDictRaw } from '../checkpoint';
 import { sniffCheckpointFormat } from '../checkpoint/sniff';
 import { expected, OptionError } from '../options/option_errors';
 import { OptionParser, OptionValues } from '../options/option_parser';
@@ -244,8 +245,10 @@ export async function downloadModel(entry: ModelEntry, settings: DownloadSetting
         verify: (part) => {
           try {
             sniffCheckpointFormat(part, entry.url);
+            readStateDictRaw(part); // whole and undamaged: every entry's CRC-32, every tensor within its storage
           } catch (err) {
-            throw new Error(`${entry.url} did not send a PyTorch checkpoint: ${(err as Error).message}`);
+            if (err instanceof Error) err.message = `${entry.url} did not send a PyTorch checkpoint: ${err.message}`;
+            throw err; // keeps its code (ERR_IMG2IMG_CHECKPOINT)
           }
         },
       });

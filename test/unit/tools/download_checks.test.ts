@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PUBLISHED_SHA256 } from '../../../src/tools/catalog';
 import { downloadCommand } from '../../../src/tools/download';
-import { REPO_ROOT } from '../../helpers/paths';
+import { REPO_ROOT, SHARED } from '../../helpers/paths';
 import { makeTarGz } from './helpers/archives';
 import { startServer, TestServer } from './helpers/http_server';
 import { captureIO, listTree, removeTempDirs, tempDir } from './helpers/tool_io';
@@ -88,6 +88,16 @@ describe('img2img download: checked archives and checksums (issue 15)', () => {
     assert.strictEqual(code, 1, text);
     assert.match(text, /entry 'facades\/up' is a symbolic link to '\.\.', which is outside the target folder once extracted; nothing was extracted/);
     assert.deepStrictEqual(leftovers(), ['facades.tar.gz']);
+  });
+
+  it('a checkpoint cut short without Content-Length is not kept as a model', async () => {
+    const half = fs.readFileSync(path.join(SHARED, 'fixtures/bad_inputs/truncated.pth'));
+    server.routes.set('/cyclegan/pretrained_models/horse2zebra.pth', { body: half, noLength: true });
+    const io = captureIO();
+    const code = await downloadCommand(['model', 'horse2zebra', '--mirror', server.url, '--checkpoints_dir', path.join(root, 'checkpoints'), '--retries', '0'], io);
+    assert.strictEqual(code, 1, io.text());
+    assert.match(io.text(), /horse2zebra\.pth did not send a PyTorch checkpoint: checkpoint \S+latest_net_G\.pth\.part is truncated/);
+    assert.strictEqual(fs.existsSync(path.join(root, 'checkpoints')), false, 'nothing is kept');
   });
 
   it('the catalogue lists every published file, with no invented hash, and the README says so', () => {
