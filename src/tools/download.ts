@@ -18,7 +18,7 @@ import {
   DATASET_KINDS, DatasetEntry, DatasetKind, DEFAULT_MIRROR, describeDatasets, describeModels, findDataset, findModel,
   MIRROR_ENV, ModelEntry, resolveMirror,
 } from './catalog';
-import { downloadFile, formatBytes } from './http_download';
+import { DownloadError, downloadFile, formatBytes, sha256OfFile } from './http_download';
 import { parseToolArgs, plural, PROCESS_IO, runTool, ToolIO } from './tool_args';
 
 const WHAT = ['dataset', 'model'] as const;
@@ -164,6 +164,11 @@ export async function downloadDataset(entry: DatasetEntry, settings: DownloadSet
   const expectedFormat = entry.kind === 'pix2pix' ? 'tar.gz' : 'zip';
   if (fs.existsSync(archive)) {
     io.out(`using ${archive}, downloaded before`);
+    const sha256 = expectedSha256(entry, settings, io);
+    const actual = sha256 ? await sha256OfFile(archive) : null;
+    if (sha256 && actual !== sha256) {
+      throw new DownloadError(`Expected SHA-256 ${sha256} for ${archive} but received ${actual}; delete it to download it again`, entry.url, false);
+    }
   } else {
     io.out(`downloading ${entry.url}`);
     const sha256 = expectedSha256(entry, settings, io);

@@ -61,9 +61,15 @@ describe('img2img download: checked archives and checksums (issue 15)', () => {
     assert.match(r.text, new RegExp(`Expected SHA-256 ${'ab'.repeat(32)} for ${server.url}${FACADES} but received ${goodSha}; the download was deleted`));
     assert.deepStrictEqual(leftovers(), []);
 
-    r = await run('--sha256', goodSha.toUpperCase());
+    r = await run('--sha256', goodSha.toUpperCase(), '--keep_archive');
     assert.strictEqual(r.code, 0, r.text);
     assert.deepStrictEqual(listTree(path.join(datasets(), 'facades')), ['test/1.jpg', 'train/1.jpg']);
+
+    // an archive already there is compared too
+    fs.rmSync(path.join(datasets(), 'facades'), { recursive: true });
+    r = await run('--sha256', 'cd'.repeat(32));
+    assert.strictEqual(r.code, 1, r.text);
+    assert.match(r.text, new RegExp(`Expected SHA-256 ${'cd'.repeat(32)} for \\S+facades\\.tar\\.gz but received ${goodSha}; delete it to download it again`));
   });
 
   it('without --sha256 the missing catalogue hash is reported; --no_checksum says the check is skipped', async () => {
