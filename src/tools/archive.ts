@@ -69,6 +69,11 @@ export const DEFAULT_EXTRACT_LIMITS: Required<ExtractLimits> = {
   maxLinksPerFile: 1,
 };
 
+/** The bytes of file data an archive of `archiveBytes` may extract to under `limits`. */
+function byteLimit(archiveBytes: number, limits: Required<ExtractLimits>): number {
+  return Math.min(limits.maxBytes, Math.max(limits.ratioAllowance, archiveBytes * limits.maxRatio));
+}
+
 export interface ExtractOptions {
   limits?: ExtractLimits;
   /** When the archive holds one top folder (`facades/…`, as upstream's do), that folder becomes `dest`. */
@@ -180,7 +185,7 @@ class Extraction {
   ) {
     this.summary = { format, files: 0, directories: 0, links: 0, bytes: 0, skipped: [] };
     this.limits = { ...DEFAULT_EXTRACT_LIMITS, ...limits };
-    this.maxBytes = Math.min(this.limits.maxBytes, Math.max(this.limits.ratioAllowance, archiveBytes * this.limits.maxRatio));
+    this.maxBytes = byteLimit(archiveBytes, this.limits);
   }
 
   refuse(entry: string, problem: string): never {
@@ -709,8 +714,10 @@ export function isTemporarySiblingOf(dest: string, name: string): boolean {
  * so that gzip's CRC-32 and length are verified; a zip's directory is read and checked. Throws ArchiveError.
  * A download is accepted only after this, so a damaged or cut file is never kept as a good one.
  */
-export async function checkArchiveIntegrity(file: string): Promise<ArchiveFormat> {
+export async function checkArchiveIntegrity(file: string, limits: ExtractLimits = {}): Promise<ArchiveFormat> {
   const format = sniffArchive(file);
+  // tar headers and padding come on top of the file data: twice the data limit bounds the stream generously
+  const maxStream = 2 * byteLimit(fs.statSync(file).size, { ...DEFAULT_EXTRACT_LIMITS, ...limits }) + (1 << 20);
   if (format === 'zip') {
     const fd = fs.openSync(file, 'r');
     try {
@@ -720,10 +727,22 @@ export async function checkArchiveIntegrity(file: string): Promise<ArchiveFormat
     }
   } else if (format === 'tar.gz') {
     try {
-      await pipeline(fs.createReadStream(file), createGunzip(), async (chunks: AsyncIterable<Buffer>) => {
-        for await (const chunk of chunks) void chunk; // inflating is the check
-      });
+      let inflated = 0;
+      const input = fs.createReadStream(file);
+      const gunzip = input.pipe(createGunzip());
+      input.on('error', (err) => gunzip.destroy(err));
+      try {
+        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+          inflated += chunk.length; // inflating is the check
+          if (inflated > maxStream) {
+            throw new ArchiveError(file, `is refused: Expected at most ${formatLimit(maxStream)} of tar data for the archive but received more (a gzip bomb?)`);
+          }
+        }
+      } finally {
+        input.destroy();
+      }
     } catch (err) {
+      if (err instanceof ArchiveError) throw err;
       throw new ArchiveError(file, `is corrupt or truncated (${(err as Error).message}): delete it and download again`);
     }
   }

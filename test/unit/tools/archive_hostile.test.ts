@@ -8,7 +8,7 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { ArchiveError, extractArchive, ExtractOptions } from '../../../src/tools/archive';
+import { ArchiveError, checkArchiveIntegrity, extractArchive, ExtractOptions } from '../../../src/tools/archive';
 import { makeTar, makeTarGz, makeZip } from './helpers/archives';
 import { listTree, removeTempDirs, tempDir } from './helpers/tool_io';
 
@@ -92,6 +92,17 @@ describe('tools/archive: hostile archives (issue 15)', () => {
       const bomb = makeTarGz([{ name: 'facades/train/1.jpg', data: Buffer.alloc(40 << 20) }]); // 40 MiB of zeros in ~40 KB
       assert.ok(bomb.length < 100_000, `bomb is ${bomb.length} bytes`);
       await assertRefused(bomb, 'bomb.tar.gz', /would take the extracted data past its limit: Expected at most 8\.0 MiB for the archive .* but received 40\.0 MiB/, { entry: 'facades/train/1.jpg' });
+    });
+
+    it('the download check (checkArchiveIntegrity) stops inflating a gzip bomb at twice the limit', async () => {
+      const { archive } = setup('integrity.tar.gz', zlib.gzipSync(Buffer.alloc(64 << 20)));
+      const started = Date.now();
+      await assert.rejects(checkArchiveIntegrity(archive), (err: ArchiveError) => {
+        assert.strictEqual(err.code, 'ERR_IMG2IMG_ARCHIVE');
+        assert.match(err.message, /integrity\.tar\.gz is refused: Expected at most 17\.0 MiB of tar data for the archive but received more \(a gzip bomb\?\)/);
+        return true;
+      });
+      assert.ok(Date.now() - started < MAX_SECONDS * 1000);
     });
 
     it('many small members adding up past the limit are refused at the first one over it', async () => {
