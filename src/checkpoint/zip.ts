@@ -11,38 +11,26 @@
  */
 import * as zlib from 'zlib';
 import { crc32 } from '../util/crc32';
-import { bufferSource, METHOD_DEFLATE, METHOD_STORED, readZipDirectory, ZipEntry, ZipFormatError } from '../util/zip_directory';
+import {
+  bufferSource, CENTRAL_HEADER_SIGNATURE, CENTRAL_HEADER_SIZE, END_OF_CENTRAL_DIRECTORY_SIGNATURE, END_OF_CENTRAL_DIRECTORY_SIZE,
+  FLAG_UTF8_NAME, LOCAL_HEADER_SIGNATURE, LOCAL_HEADER_SIZE, METHOD_DEFLATE, METHOD_STORED, readZipDirectory, U16_MAX, U32_MAX,
+  ZIP64_END_OF_CENTRAL_DIRECTORY_SIGNATURE, ZIP64_END_OF_CENTRAL_DIRECTORY_SIZE, ZIP64_EXTRA_ID, ZIP64_LOCATOR_SIGNATURE,
+  ZIP64_LOCATOR_SIZE, ZipEntry, ZipFormatError,
+} from '../util/zip_directory';
 import { CheckpointError } from './raw_tensor';
 
 export type { ZipEntry } from '../util/zip_directory';
 
-const LOCAL_HEADER_SIGNATURE = 0x04034b50;
-const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
-const END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06054b50;
-const ZIP64_END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06064b50;
-const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const DATA_DESCRIPTOR_SIGNATURE = 0x08074b50;
-
-const LOCAL_HEADER_SIZE = 30;
-const CENTRAL_HEADER_SIZE = 46;
-const END_OF_CENTRAL_DIRECTORY_SIZE = 22;
-const ZIP64_END_OF_CENTRAL_DIRECTORY_SIZE = 56;
-const ZIP64_LOCATOR_SIZE = 20;
-
-const ZIP64_EXTRA_ID = 0x0001;
 /** PyTorch's padding extra field: 'F','B' little-endian. */
 const PYTORCH_PADDING_EXTRA_ID = 0x4246;
 /** PyTorch aligns every entry's data to 64 bytes so that it can be memory-mapped as a tensor. */
 const PYTORCH_DATA_ALIGNMENT = 64;
 
 const FLAG_DATA_DESCRIPTOR = 0x0008;
-const FLAG_UTF8_NAME = 0x0800;
 /** Written in the zip64 EOCD record by miniz: made by Unix (3) version 3.0, needs 4.5 (zip64). */
 const ZIP64_VERSION_MADE_BY = 0x031e;
 const ZIP64_VERSION_NEEDED = 0x002d;
-
-const U16_MAX = 0xffff;
-const U32_MAX = 0xffffffff;
 
 /** Default inflation budget: deflated float weights shrink by far less than this; a bomb by far more. */
 export const DEFAULT_INFLATE_RATIO = 16;

@@ -27,7 +27,8 @@ import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
 import { createGunzip, createInflateRaw } from 'zlib';
 import { crc32 } from '../util/crc32';
-import { descriptorSource, METHOD_DEFLATE, METHOD_STORED, readZipDirectory, ZipEntry, ZipFormatError, ZipSource } from '../util/zip_directory';
+import {
+  descriptorSource, END_OF_CENTRAL_DIRECTORY_SIGNATURE, LOCAL_HEADER_SIGNATURE, METHOD_DEFLATE, METHOD_STORED, readZipDirectory, ZipEntry, ZipFormatError, ZipSource } from '../util/zip_directory';
 
 
 export type ArchiveFormat = 'zip' | 'tar.gz' | 'tar';
@@ -91,8 +92,6 @@ export interface ExtractSummary {
   skipped: string[];
 }
 
-const ZIP_LOCAL = 0x04034b50;
-const ZIP_END = 0x06054b50;
 const TAR_BLOCK = 512;
 /** Zip members up to this size are read and inflated in one call. */
 const SMALL_ENTRY = 8 << 20;
@@ -113,7 +112,7 @@ export function sniffArchive(file: string): ArchiveFormat {
     fs.closeSync(fd);
   }
   const bytes = head.subarray(0, length);
-  if (length >= 4 && (bytes.readUInt32LE(0) === ZIP_LOCAL || bytes.readUInt32LE(0) === ZIP_END)) return 'zip';
+  if (length >= 4 && (bytes.readUInt32LE(0) === LOCAL_HEADER_SIGNATURE || bytes.readUInt32LE(0) === END_OF_CENTRAL_DIRECTORY_SIGNATURE)) return 'zip';
   if (length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) return 'tar.gz';
   if (length >= 263 && bytes.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
   throw new ArchiveError(file, `is not a zip or tar.gz archive: ${describeStart(bytes)}`);

@@ -10,27 +10,28 @@
  */
 import * as fs from 'fs';
 
-const LOCAL_HEADER_SIGNATURE = 0x04034b50;
-const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
-const END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06054b50;
-const ZIP64_END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06064b50;
-const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+/** The zip format's signatures and fixed sizes, shared with the writer (src/checkpoint/zip.ts). */
+export const LOCAL_HEADER_SIGNATURE = 0x04034b50;
+export const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+export const END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06054b50;
+export const ZIP64_END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06064b50;
+export const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 
 export const LOCAL_HEADER_SIZE = 30;
-const CENTRAL_HEADER_SIZE = 46;
-const END_OF_CENTRAL_DIRECTORY_SIZE = 22;
-const ZIP64_END_OF_CENTRAL_DIRECTORY_SIZE = 56;
-const ZIP64_LOCATOR_SIZE = 20;
+export const CENTRAL_HEADER_SIZE = 46;
+export const END_OF_CENTRAL_DIRECTORY_SIZE = 22;
+export const ZIP64_END_OF_CENTRAL_DIRECTORY_SIZE = 56;
+export const ZIP64_LOCATOR_SIZE = 20;
 /** The EOCD may be followed by a comment of at most 65535 bytes; it is searched for in that window. */
 const MAX_COMMENT_SIZE = 0xffff;
-const ZIP64_EXTRA_ID = 0x0001;
+export const ZIP64_EXTRA_ID = 0x0001;
 
 export const FLAG_ENCRYPTED = 0x0001;
 export const FLAG_UTF8_NAME = 0x0800;
 export const METHOD_STORED = 0;
 export const METHOD_DEFLATE = 8;
-const U16_MAX = 0xffff;
-const U32_MAX = 0xffffffff;
+export const U16_MAX = 0xffff;
+export const U32_MAX = 0xffffffff;
 /** Deflate cannot expand data by more than about 1032:1; a larger claimed size is a zip bomb or garbage. */
 export const MAX_DEFLATE_RATIO = 1032;
 /** Slack for the ratio check on tiny entries (a few bytes of deflate can hold a block header and little else). */
