@@ -23,14 +23,14 @@ describe('fuzzing (issue 15)', function () {
   });
   after(() => fs.rmSync(out, { recursive: true, force: true }));
 
-  it('the harness saves hangs, crashes and unclean errors, and never waits past its deadline', async () => {
-    const seeds = { selftest: ['HANG', 'CRASH', 'THROW', 'fine'].map((word) => ({ name: word, data: Buffer.from(`${word} input`) })) };
+  it('the harness saves hangs, crashes, memory blow-ups and unclean errors, and never waits past its deadline', async () => {
+    const seeds = { selftest: ['HANG', 'CRASH', 'THROW', 'GREED', 'fine'].map((word) => ({ name: word, data: Buffer.from(`${word} input`) })) };
     const started = Date.now();
-    const report = await fuzz({ seconds: 4, perInputMs: 500, outDir: path.join(out, 'selftest'), seeds, seed: 7 });
+    const report = await fuzz({ seconds: 4, perInputMs: 1500, maxRssMb: 300, outDir: path.join(out, 'selftest'), seeds, seed: 7 });
     const took = (Date.now() - started) / 1000;
-    assert.ok(took < 4 + 3, `the run took ${took} s`);
+    assert.ok(took < 4 + 4, `the run took ${took} s`);
     const kinds = new Set(report.findings.map((f) => f.kind));
-    assert.deepStrictEqual([...kinds].sort(), ['crash', 'hang', 'unclean']);
+    assert.deepStrictEqual([...kinds].sort(), ['crash', 'hang', 'memory', 'unclean']);
     for (const finding of report.findings) {
       assert.ok(fs.existsSync(finding.file), finding.file);
       assert.match(fs.readFileSync(finding.file.replace(/\.bin$/, '.txt'), 'utf8'), new RegExp(`^${finding.kind} in target selftest`));

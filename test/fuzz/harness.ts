@@ -1,7 +1,8 @@
 /**
  * A time-bounded, mutation-based fuzzer. Each input runs in a child process (worker.ts) with a deadline: an input
  * that does not finish in time is a hang (the child is killed and replaced), one that kills the child is a
- * crash, one that fails with anything but a clean error (targets.ts) is a bug. Every such input is saved to
+ * crash, one that makes it use more memory than allowed is a memory finding, one that fails with anything but a
+ * clean error (targets.ts) is a bug. Every such input is saved to
  * `outDir` as `<kind>-<target>-<sha256 prefix>.bin`, with a `.txt` saying what happened, so it can be replayed
  * and kept as a regression test. The unmutated seeds run first.
  */
@@ -23,12 +24,12 @@ export interface FuzzOptions {
   seeds: Partial<Record<TargetName, Seed[]>>;
   /** PRNG seed (default: from the clock; printed in the report, so a run can be repeated). */
   seed?: number;
-  /** Resident heap limit of the child, in MB (an input that needs more is a crash: out of memory). */
-  maxOldSpaceMb?: number;
+  /** Resident memory the child may use, in MB (default 1024); an input that needs more is a finding. */
+  maxRssMb?: number;
   log?: (line: string) => void;
 }
 
-export type FindingKind = 'hang' | 'crash' | 'unclean';
+export type FindingKind = 'hang' | 'crash' | 'unclean' | 'memory';
 
 export interface Finding {
   kind: FindingKind;
@@ -49,16 +50,29 @@ type Outcome = { kind: 'ok' } | { kind: 'clean' } | { kind: FindingKind; detail:
 
 const WORKER = path.join(__dirname, 'worker.js');
 
-/** One child process, restarted after a hang or crash. */
+/** Resident memory of a process in MB, from /proc (null where there is none: the check is then skipped). */
+function rssMb(pid: number): number | null {
+  try {
+    const pages = Number(fs.readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ')[1]);
+    return (pages * 4096) / 2 ** 20;
+  } catch {
+    return null;
+  }
+}
+
+/** How often the child's memory is sampled while an input runs. */
+const MEMORY_POLL_MS = 20;
+
+/** One child process, restarted after a hang, crash or memory blow-up. */
 class Worker {
   private child: ChildProcess | null = null;
   private nextId = 1;
 
-  constructor(private readonly maxOldSpaceMb: number) {}
+  constructor(private readonly maxRssMb: number) {}
 
   private async start(): Promise<ChildProcess> {
     const child = fork(WORKER, [], {
-      execArgv: [`--max-old-space-size=${this.maxOldSpaceMb}`],
+      execArgv: [`--max-old-space-size=${this.maxRssMb}`],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { ...process.env, IMG2IMG_THREADS: '1' },
@@ -79,6 +93,7 @@ class Worker {
     return new Promise<Outcome>((resolve) => {
       const done = (outcome: Outcome, restart: boolean) => {
         clearTimeout(timer);
+        clearInterval(memory);
         child.off('message', onMessage);
         child.off('exit', onExit);
         if (restart) {
@@ -94,6 +109,11 @@ class Worker {
       };
       const onExit = (code: number | null, signal: string | null) => done({ kind: 'crash', detail: `the worker died (${signal ?? `exit code ${code}`})` }, true);
       const timer = setTimeout(() => done({ kind: 'hang', detail: `no result after ${deadlineMs} ms` }, true), deadlineMs);
+      // sampled from outside: a decoder stuck in one synchronous allocation cannot report on itself
+      const memory = setInterval(() => {
+        const mb = child.pid !== undefined ? rssMb(child.pid) : null;
+        if (mb !== null && mb > this.maxRssMb) done({ kind: 'memory', detail: `the worker used ${mb.toFixed(0)} MB, more than ${this.maxRssMb} MB` }, true);
+      }, MEMORY_POLL_MS);
       child.on('message', onMessage);
       child.on('exit', onExit);
       child.send({ id, target, input } satisfies WorkerRequest);
@@ -122,7 +142,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   const log = options.log ?? (() => undefined);
   const targets = (Object.keys(options.seeds) as TargetName[]).filter((t) => (options.seeds[t] ?? []).length > 0);
   if (targets.length === 0) throw new Error('Expected seeds for at least one fuzz target but received none');
-  const worker = new Worker(options.maxOldSpaceMb ?? 768);
+  const worker = new Worker(options.maxRssMb ?? 1024);
   const report: FuzzReport = { seed, inputs: 0, byTarget: {}, findings: [], seconds: 0 };
   for (const t of targets) report.byTarget[t] = { inputs: 0, ok: 0, clean: 0 };
   const seen = new Set<string>();
@@ -168,7 +188,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
 
 /** Runs saved inputs again (regressions): the outcome of each, in the order given. */
 export async function replay(target: TargetName, inputs: Buffer[], perInputMs = 5000): Promise<Outcome[]> {
-  const worker = new Worker(768);
+  const worker = new Worker(1024);
   try {
     const outcomes: Outcome[] = [];
     for (const input of inputs) outcomes.push(await worker.run(target, input, perInputMs));

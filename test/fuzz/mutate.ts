@@ -34,6 +34,14 @@ export const MAX_INPUT = 4 << 20;
 const INTERESTING_8 = [0x00, 0x01, 0x7f, 0x80, 0xff];
 const INTERESTING_32 = [0, 1, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff];
 
+/** Magic numbers and markers of the formats under test, inserted or overwritten at random places. */
+const TOKENS = [
+  'PK\x03\x04', 'PK\x01\x02', 'PK\x05\x06', 'PK\x06\x06', 'PK\x06\x07', 'ustar\x0000', '././@LongLink', '\x1f\x8b\x08',
+  '\xff\xd8\xff', '\xff\xc0', '\xff\xc2', '\xff\xc4', '\xff\xda', '\xff\xd9', '\xff\xdd', '\x89PNG\r\n\x1a\n', 'IHDR', 'IDAT',
+  'PLTE', 'tRNS', 'IEND', 'BM', 'GIF89a', 'II*\x00', 'MM\x00*', 'P6\n', 'P3\n', '65535\n', '\x80\x02', '\x8a\x0a', 'ctorch\n', 'data.pkl',
+  '{"__metadata__":', '"data_offsets":[0,', '"shape":[', '/../', '..', 'x'.repeat(300),
+].map((token) => Buffer.from(token, 'latin1'));
+
 type Mutation = (data: Buffer, rng: Rng, other: Buffer) => Buffer;
 
 const mutations: Mutation[] = [
@@ -71,6 +79,14 @@ const mutations: Mutation[] = [
     const at = rng.below(d.length);
     const length = 1 + rng.below(Math.min(d.length - at, 64));
     for (let i = 0; i < length; i++) d[at + i] = rng.below(256);
+    return d;
+  },
+  // a format token inserted, or written over what is there
+  (d, rng) => {
+    const token = rng.pick(TOKENS);
+    const at = rng.below(d.length + 1);
+    if (rng.next() < 0.5 || at + token.length > d.length) return Buffer.concat([d.subarray(0, at), token, d.subarray(at)]);
+    token.copy(d, at);
     return d;
   },
   // splice: the start of this input, the end of another

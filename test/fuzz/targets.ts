@@ -48,10 +48,14 @@ export async function runTarget(target: TargetName, input: Buffer, scratch: stri
       return;
     }
     case 'selftest':
-      // the harness's own check: inputs starting with these words hang, crash the process, or throw uncleanly
+      // the harness's own check: inputs starting with these words hang, crash the process, throw uncleanly, or hoard memory
       if (input.subarray(0, 4).toString('latin1') === 'HANG') for (;;);
       if (input.subarray(0, 5).toString('latin1') === 'CRASH') process.abort();
       if (input.subarray(0, 5).toString('latin1') === 'THROW') throw new TypeError('an unclean error');
+      if (input.subarray(0, 5).toString('latin1') === 'GREED') {
+        const hoard = Array.from({ length: 64 }, () => Buffer.alloc(16 << 20, 1)); // 1 GiB, touched
+        for (;;) if (hoard.length < 0) break;
+      }
       return;
   }
 }
