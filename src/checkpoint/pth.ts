@@ -28,8 +28,9 @@ import {
   assertValidRawTensor,
 } from './raw_tensor';
 import { describePickleValue, PersistentObject, PickleValue, PyDict, PyTuple, StorageType, storageClassName, TensorRecord, unpickle } from './pickle';
+import { groupSharedStorages } from './shared_storage';
 import { sniffCheckpointFormat } from './sniff';
-import { encodeStoredZip, ZipArchive } from './zip';
+import { encodeStoredZip, ZipArchive, ZipReadOptions } from './zip';
 
 export interface PthReadResult {
   tensors: RawStateDict;
@@ -141,8 +142,8 @@ function zipByteOrder(archive: ZipArchive, folder: string, file: string): 'littl
   return order;
 }
 
-function readZipPth(bytes: Buffer, file: string): PthReadResult {
-  const archive = new ZipArchive(bytes, file);
+function readZipPth(bytes: Buffer, file: string, options: ZipReadOptions): PthReadResult {
+  const archive = new ZipArchive(bytes, file, options);
   const folder = zipTopFolder(archive, file);
   const byteOrder = zipByteOrder(archive, folder, file);
   const budget = new AllocationBudget(bytes.length, file);
@@ -390,12 +391,12 @@ function gatherStrided(source: Buffer, itemSize: number, offset: number, shape: 
 }
 
 /** Reads a `.pth` state dict in either torch.save format (see the file comment). */
-export function readPthRaw(source: string | Buffer, options: { label?: string } = {}): PthReadResult {
+export function readPthRaw(source: string | Buffer, options: { label?: string } & ZipReadOptions = {}): PthReadResult {
   const file = options.label ?? (typeof source === 'string' ? source : BUFFER_LABEL);
   const bytes = typeof source === 'string' ? readCheckpointFile(source) : source;
   const format = sniffCheckpointFormat(bytes, file);
   if (format === 'safetensors') throw new CheckpointError(file, 'is a safetensors file, not a .pth: read it with readSafetensorsRaw');
-  return format === 'zip' ? readZipPth(bytes, file) : readLegacyPth(bytes, file);
+  return format === 'zip' ? readZipPth(bytes, file, options) : readLegacyPth(bytes, file);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -517,21 +518,29 @@ class TorchPickleWriter {
   }
 }
 
-function writeTensorValue(pickle: TorchPickleWriter, tensor: RawTensor, storageKey: string, elementCount: number): void {
-  // torch._utils._rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())
+/** Where a tensor's bytes are written: its storage's key and element count, and its offset into it. */
+interface StorageSlot {
+  key: string;
+  numel: number;
+  offset: number;
+}
+
+function writeTensorValue(pickle: TorchPickleWriter, tensor: RawTensor, slot: StorageSlot): void {
+  // torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())
   pickle.global('torch._utils', '_rebuild_tensor_v2');
   pickle.op(OP_MARK);
   // persistent id ('storage', torch.<X>Storage, key, 'cpu', numel)
   pickle.op(OP_MARK);
   pickle.sharedString('storage');
   pickle.global('torch', storageClassName(tensor.dtype));
-  pickle.string(storageKey);
+  // one str object per storage in torch's id_map: a storage viewed twice is fetched back from the memo
+  pickle.sharedString(slot.key);
   pickle.sharedString('cpu');
-  pickle.int(elementCount);
+  pickle.int(slot.numel);
   pickle.op(OP_TUPLE);
   pickle.memoize();
   pickle.op(OP_BINPERSID);
-  pickle.int(0);
+  pickle.int(slot.offset);
   pickle.intTuple(tensor.shape);
   pickle.intTuple(contiguousStrides(tensor.shape));
   pickle.op(OP_NEWFALSE);
@@ -544,7 +553,7 @@ function writeTensorValue(pickle: TorchPickleWriter, tensor: RawTensor, storageK
   pickle.memoize();
 }
 
-function encodeStateDictPickle(entries: Array<[string, RawTensor]>): Buffer {
+function encodeStateDictPickle(entries: Array<[string, RawTensor]>, slots: StorageSlot[]): Buffer {
   const pickle = new TorchPickleWriter();
   pickle.op(OP_PROTO, 2);
   pickle.global('collections', 'OrderedDict');
@@ -555,7 +564,7 @@ function encodeStateDictPickle(entries: Array<[string, RawTensor]>): Buffer {
     if (batch.length > 1) pickle.op(OP_MARK);
     batch.forEach(([name, tensor], i) => {
       pickle.string(name);
-      writeTensorValue(pickle, tensor, String(start + i), tensor.data.length / dtypeSize(tensor.dtype));
+      writeTensorValue(pickle, tensor, slots[start + i]);
     });
     pickle.op(batch.length > 1 ? OP_SETITEMS : OP_SETITEM);
   }
@@ -577,11 +586,17 @@ export function encodePth(tensors: RawStateDictInput, options: PthWriteOptions &
   const entries = stateDictEntries(tensors, file);
   for (const [name, tensor] of entries) assertValidRawTensor(name, tensor, file);
   const folder = options.archiveName ?? (options.file ? torchArchiveName(options.file) : 'archive');
+  // tensors viewing the same memory share one storage, written once (keys in order of first use, as torch's)
+  const groups = groupSharedStorages(entries, file);
+  const slots = new Array<StorageSlot>(entries.length);
+  groups.forEach((group, key) => {
+    for (const member of group.members) slots[member.index] = { key: String(key), numel: group.data.length / dtypeSize(group.dtype), offset: member.offset };
+  });
   // torch writes the storages sorted by key as strings: data/0, data/1, data/10, data/11, ..., data/2
-  const storageKeys = entries.map((_, i) => String(i)).sort();
+  const storageKeys = groups.map((_, i) => String(i)).sort();
   return encodeStoredZip([
-    { name: `${folder}/data.pkl`, data: encodeStateDictPickle(entries) },
-    ...storageKeys.map((key) => ({ name: `${folder}/data/${key}`, data: entries[Number(key)][1].data })),
+    { name: `${folder}/data.pkl`, data: encodeStateDictPickle(entries, slots) },
+    ...storageKeys.map((key) => ({ name: `${folder}/data/${key}`, data: groups[Number(key)].data })),
     { name: `${folder}/version`, data: Buffer.from(ZIP_FORMAT_VERSION, 'latin1') },
   ]);
 }

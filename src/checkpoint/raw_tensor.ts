@@ -120,6 +120,8 @@ export function assertValidRawTensor(name: string, tensor: RawTensor, file: stri
  * exactly as the caller passed it (or `<buffer>` for in-memory input).
  */
 export class CheckpointError extends Error {
+  /** Stable across releases, for callers that branch on the kind of failure. */
+  readonly code = 'ERR_IMG2IMG_CHECKPOINT';
   readonly file: string;
 
   /** `problem` continues the sentence "checkpoint <file> …", e.g. "is truncated: …". */

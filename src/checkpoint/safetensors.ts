@@ -17,6 +17,7 @@ import {
   readCheckpointFile,
   stateDictEntries,
 } from './raw_tensor';
+import { assertNoSharedMemory } from './shared_storage';
 import { SAFETENSORS_MAX_HEADER_SIZE } from './sniff';
 
 const HEADER_LENGTH_SIZE = 8;
@@ -176,11 +177,12 @@ export function encodeSafetensors(tensors: RawStateDictInput, metadata?: Record<
     }
     headerParts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   }
+  for (const [name, tensor] of entries) assertValidRawTensor(name, tensor, file);
+  assertNoSharedMemory(entries, file);
   let offset = 0;
   const data: Buffer[] = [];
   for (const [name, tensor] of entries) {
     if (name === METADATA_KEY) throw new CheckpointError(file, `cannot be written: '${METADATA_KEY}' is reserved and cannot name a tensor`);
-    assertValidRawTensor(name, tensor, file);
     const info = { dtype: CODE_BY_DTYPE[tensor.dtype], shape: tensor.shape, data_offsets: [offset, offset + tensor.data.length] };
     headerParts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
     offset += tensor.data.length;

@@ -4,8 +4,17 @@
  * component, symbolic links whose target leaves the folder (directly or through other links), and hard
  * links to anything that is not a file extracted before them. Devices and FIFOs are refused too.
  *
+ * Bombs are refused as well: the bytes and entries an archive may extract to are bounded (in total, and
+ * in bytes per byte of archive), zip entries may not overlap (src/util/zip_directory.ts), and a file may be
+ * the target of one tar hard link at most (each copy counts against the byte limit).
+ * Corruption is caught wherever the format allows: zip members by their CRC-32 and size, tar headers by
+ * their checksum, and a .tar.gz by gzip's own CRC-32 and length — the whole gzip stream is read to its end,
+ * past the tar end-of-archive blocks, so a damaged or cut tail is not mistaken for a complete archive.
+ *
  * Extraction goes into a temporary sibling folder that is renamed to the target only when every entry was
- * written and checked, so a refused or broken archive leaves nothing behind.
+ * written and checked, so a refused or broken archive leaves nothing behind. With `unwrapSingleFolder`, the
+ * archive's single top folder becomes the target, and symbolic links are checked against that folder — where
+ * they will live — not against the temporary one.
  *
  * macOS metadata (`__MACOSX/…` and AppleDouble `._name` files) is skipped: those files carry image
  * extensions but are not images, and would break the dataset listing.
@@ -17,11 +26,18 @@ import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
 import { createGunzip, createInflateRaw } from 'zlib';
+import { crc32 } from '../util/crc32';
+import {
+  descriptorSource, END_OF_CENTRAL_DIRECTORY_SIGNATURE, LOCAL_HEADER_SIGNATURE, METHOD_DEFLATE, METHOD_STORED, readZipDirectory, ZipEntry, ZipFormatError, ZipSource } from '../util/zip_directory';
+
 
 export type ArchiveFormat = 'zip' | 'tar.gz' | 'tar';
 
 /** A refused or unreadable archive; `entry` names the member at fault when there is one. */
 export class ArchiveError extends Error {
+  /** Stable across releases, for callers that branch on the kind of failure. */
+  readonly code = 'ERR_IMG2IMG_ARCHIVE';
+
   constructor(
     readonly archive: string,
     problem: string,
@@ -30,6 +46,39 @@ export class ArchiveError extends Error {
     super(entry !== undefined ? `archive ${archive} refused: entry '${entry}' ${problem}` : `archive ${archive} ${problem}`);
     this.name = 'ArchiveError';
   }
+}
+
+/** Bounds on what one archive may extract to; every bound is checked before the bytes are written. */
+export interface ExtractLimits {
+  /** Bytes of file data in all (default 64 GiB: the largest published dataset is under 9 GB). */
+  maxBytes?: number;
+  /** Entries of any kind, metadata records included (default 2,000,000). */
+  maxEntries?: number;
+  /** Bytes extracted per byte of archive beyond the first `ratioAllowance` bytes (default 100; images compress ~1:1). */
+  maxRatio?: number;
+  /** Bytes any archive may extract to whatever its size (default 8 MiB), so tiny archives of text are not refused. */
+  ratioAllowance?: number;
+  /** Tar hard links to any one file (default 1): more is a fan-out bomb, never a dataset. */
+  maxLinksPerFile?: number;
+}
+
+export const DEFAULT_EXTRACT_LIMITS: Required<ExtractLimits> = {
+  maxBytes: 64 * 2 ** 30,
+  maxEntries: 2_000_000,
+  maxRatio: 100,
+  ratioAllowance: 8 << 20,
+  maxLinksPerFile: 1,
+};
+
+/** The bytes of file data an archive of `archiveBytes` may extract to under `limits`. */
+function byteLimit(archiveBytes: number, limits: Required<ExtractLimits>): number {
+  return Math.min(limits.maxBytes, Math.max(limits.ratioAllowance, archiveBytes * limits.maxRatio));
+}
+
+export interface ExtractOptions {
+  limits?: ExtractLimits;
+  /** When the archive holds one top folder (`facades/…`, as upstream's do), that folder becomes `dest`. */
+  unwrapSingleFolder?: boolean;
 }
 
 export interface ExtractSummary {
@@ -43,16 +92,11 @@ export interface ExtractSummary {
   skipped: string[];
 }
 
-const ZIP_LOCAL = 0x04034b50;
-const ZIP_CENTRAL = 0x02014b50;
-const ZIP_END = 0x06054b50;
-const ZIP64_END = 0x06064b50;
-const ZIP64_LOCATOR = 0x07064b50;
-/** Largest End Of Central Directory record: 22 bytes plus a comment of up to 65535 bytes. */
-const ZIP_END_SEARCH = 22 + 0xffff;
 const TAR_BLOCK = 512;
 /** Zip members up to this size are read and inflated in one call. */
 const SMALL_ENTRY = 8 << 20;
+/** Longest symbolic link target read from a zip member. */
+const MAX_LINK_TARGET = 4096;
 
 // ---------------------------------------------------------------------------------------------------------
 // Recognising archives
@@ -68,7 +112,7 @@ export function sniffArchive(file: string): ArchiveFormat {
     fs.closeSync(fd);
   }
   const bytes = head.subarray(0, length);
-  if (length >= 4 && (bytes.readUInt32LE(0) === ZIP_LOCAL || bytes.readUInt32LE(0) === ZIP_END)) return 'zip';
+  if (length >= 4 && (bytes.readUInt32LE(0) === LOCAL_HEADER_SIGNATURE || bytes.readUInt32LE(0) === END_OF_CENTRAL_DIRECTORY_SIGNATURE)) return 'zip';
   if (length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) return 'tar.gz';
   if (length >= 263 && bytes.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
   throw new ArchiveError(file, `is not a zip or tar.gz archive: ${describeStart(bytes)}`);
@@ -106,6 +150,10 @@ function isInside(root: string, candidate: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative) && relative.split(path.sep)[0] !== '..');
 }
 
+function formatLimit(bytes: number): string {
+  return bytes >= 1 << 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${bytes} bytes`;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Writing entries into the temporary folder
 
@@ -115,23 +163,51 @@ interface PendingLink {
   target: string;
 }
 
-/** The part shared by both formats: checked names, files, folders, and links created last. */
+/** The part shared by both formats: checked names, limits, files, folders, and links created last. */
 class Extraction {
   readonly summary: ExtractSummary;
   private readonly links: PendingLink[] = [];
   /** Folders known to exist, so each is created once (archives hold thousands of files per folder). */
   private readonly folders = new Set<string>();
+  private readonly hardLinksTo = new Map<string, number>();
+  private readonly limits: Required<ExtractLimits>;
+  /** The smaller of the total limit and the ratio limit for this archive's size. */
+  readonly maxBytes: number;
+  private entries = 0;
 
   constructor(
     readonly archive: string,
     readonly root: string,
     format: ArchiveFormat,
+    archiveBytes: number,
+    limits: ExtractLimits,
   ) {
     this.summary = { format, files: 0, directories: 0, links: 0, bytes: 0, skipped: [] };
+    this.limits = { ...DEFAULT_EXTRACT_LIMITS, ...limits };
+    this.maxBytes = byteLimit(archiveBytes, this.limits);
   }
 
   refuse(entry: string, problem: string): never {
     throw new ArchiveError(this.archive, problem, entry);
+  }
+
+  /** Counts one more entry (of any kind) against the limit. */
+  countEntry(entry: string): void {
+    if (++this.entries > this.limits.maxEntries) {
+      this.refuse(entry, `is one too many: Expected at most ${this.limits.maxEntries} entries for the archive but received more (an archive bomb?)`);
+    }
+  }
+
+  /** Refuses, before anything is written, data that would take the archive past its byte limit. */
+  reserve(entry: string, bytes: number): void {
+    if (this.summary.bytes + bytes > this.maxBytes) {
+      this.refuse(
+        entry,
+        `would take the extracted data past its limit: Expected at most ${formatLimit(this.maxBytes)} for the archive ` +
+          `(${this.limits.maxRatio}x its size, or ${formatLimit(this.limits.maxBytes)} in all) but received ` +
+          `${formatLimit(this.summary.bytes + bytes)} (an archive bomb?)`,
+      );
+    }
   }
 
   /** Checks a member name; null when the member is skipped (macOS metadata, or the root folder itself). */
@@ -164,10 +240,11 @@ class Extraction {
     this.summary.directories++;
   }
 
-  /** Opens the file for a member (parents created); null when the member is skipped. */
-  openFile(entry: string): { fd: number; full: string } | null {
+  /** Opens the file for a member of `size` bytes (parents created); null when the member is skipped. */
+  openFile(entry: string, size: number): { fd: number; full: string } | null {
     const at = this.resolve(entry, 'file');
     if (!at) return null;
+    this.reserve(entry, size);
     try {
       this.ensureFolder(path.dirname(at.full));
       // no symbolic link exists yet in the folder (they are created last), so this cannot write through one
@@ -218,6 +295,12 @@ class Extraction {
       stat = null;
     }
     if (!stat || !stat.isFile()) this.refuse(entry, `is a hard link to '${target}', which is not a file extracted before it`);
+    const count = (this.hardLinksTo.get(source) ?? 0) + 1;
+    if (count > this.limits.maxLinksPerFile) {
+      this.refuse(entry, `is a hard link to '${target}': Expected at most ${this.limits.maxLinksPerFile} hard link(s) to one file but received ${count} (a hard-link bomb?)`);
+    }
+    this.hardLinksTo.set(source, count);
+    this.reserve(entry, stat.size);
     try {
       fs.mkdirSync(path.dirname(at.full), { recursive: true });
       fs.copyFileSync(source, at.full);
@@ -228,13 +311,29 @@ class Extraction {
   }
 
   /**
-   * Creates the recorded symbolic links, then checks where each really leads: a chain of links that are each
-   * inside the folder can still lead out of it (`a -> .` then `b -> a/..`).
+   * The folder that becomes the target: the temporary folder, or with `unwrap` its single top folder when it
+   * has exactly one (and nothing else).
    */
-  finishLinks(): void {
-    const realRoot = fs.realpathSync.native(this.root);
+  contentRoot(unwrap: boolean): string {
+    if (!unwrap) return this.root;
+    const top = fs.readdirSync(this.root, { withFileTypes: true });
+    return top.length === 1 && top[0].isDirectory() ? path.join(this.root, top[0].name) : this.root;
+  }
+
+  /**
+   * Creates the recorded symbolic links, then checks where each really leads, against `finalRoot` (the folder
+   * that will be renamed to the target): a link inside the archive can still lead out of the dataset once its
+   * top folder is moved (`facades/up -> ..`), and a chain of links that are each inside can lead out too
+   * (`a -> .` then `b -> a/..`).
+   */
+  finishLinks(finalRoot: string): void {
     for (const link of this.links) {
       const full = path.join(this.root, ...link.parts);
+      if (!isInside(finalRoot, full)) this.refuse(link.entry, `is a symbolic link outside the target folder '${path.basename(finalRoot)}'`);
+      const lexical = path.resolve(path.dirname(full), ...link.target.split('/'));
+      if (!isInside(finalRoot, lexical)) {
+        this.refuse(link.entry, `is a symbolic link to '${link.target}', which is outside the target folder once extracted`);
+      }
       // the link's own folder must be reached without following a link
       let dir = this.root;
       for (const part of link.parts.slice(0, -1)) {
@@ -255,6 +354,7 @@ class Extraction {
       }
       this.summary.links++;
     }
+    const realRoot = fs.realpathSync.native(finalRoot);
     for (const link of this.links) {
       const full = path.join(this.root, ...link.parts);
       let real: string | null = null;
@@ -276,179 +376,62 @@ class Extraction {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// CRC-32 (zip stores one per member)
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** zlib.crc32 exists from node 20.15; the table version is the fallback. */
-const nativeCrc32 = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-
-export function crc32(data: Uint8Array, previous = 0): number {
-  if (nativeCrc32) return nativeCrc32(data, previous);
-  let crc = ~previous >>> 0;
-  for (let i = 0; i < data.length; i++) crc = CRC_TABLE[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
-  return ~crc >>> 0;
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Zip
 
-interface ZipEntry {
-  name: string;
-  method: number;
-  flags: number;
-  crc: number;
-  compressedSize: number;
-  size: number;
-  localOffset: number;
-  isSymlink: boolean;
-  isDirectory: boolean;
-  /** Unix file type bits when the archive was made on Unix (0 otherwise). */
-  unixType: number;
-}
+const isUnixMade = (entry: ZipEntry): boolean => entry.versionMadeBy >> 8 === 3;
+/** Unix file type bits when the archive was made on Unix (0 otherwise). */
+const unixType = (entry: ZipEntry): number => (isUnixMade(entry) ? (entry.externalAttributes >>> 16) & 0o170000 : 0);
+const isZipSymlink = (entry: ZipEntry): boolean => unixType(entry) === 0o120000;
+const isZipDirectory = (entry: ZipEntry): boolean =>
+  entry.name.endsWith('/') || unixType(entry) === 0o040000 || (entry.versionMadeBy >> 8 === 0 && (entry.externalAttributes & 0x10) !== 0);
 
-function readAt(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const n = fs.readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) break;
-    done += n;
+function zipDirectory(file: string, source: ZipSource): ZipEntry[] {
+  try {
+    return readZipDirectory(source);
+  } catch (err) {
+    if (err instanceof ZipFormatError) throw new ArchiveError(file, `${err.message}; delete it and download again`);
+    throw err;
   }
-  return buf.subarray(0, done);
-}
-
-function readU64(buf: Buffer, offset: number): number {
-  const value = buf.readBigUInt64LE(offset);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('64-bit zip field too large');
-  return Number(value);
-}
-
-function readZipDirectory(file: string, fd: number, fileSize: number): ZipEntry[] {
-  const corrupt = (what: string): never => {
-    throw new ArchiveError(file, `is not a valid zip archive (${what}); it may be truncated: delete it and download again`);
-  };
-  const tailStart = Math.max(0, fileSize - ZIP_END_SEARCH);
-  const tail = readAt(fd, tailStart, fileSize - tailStart);
-  let end = -1;
-  for (let i = tail.length - 22; i >= 0; i--) {
-    if (tail.readUInt32LE(i) === ZIP_END) {
-      end = i;
-      break;
-    }
-  }
-  if (end < 0) corrupt('no end-of-central-directory record');
-  let count = tail.readUInt16LE(end + 10);
-  let cdSize = tail.readUInt32LE(end + 12);
-  let cdOffset = tail.readUInt32LE(end + 16);
-  const endPosition = tailStart + end;
-  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-    const locator = endPosition >= 20 ? readAt(fd, endPosition - 20, 20) : Buffer.alloc(0);
-    if (locator.length < 20 || locator.readUInt32LE(0) !== ZIP64_LOCATOR) corrupt('missing zip64 locator');
-    const zip64End = readAt(fd, readU64(locator, 8), 56);
-    if (zip64End.length < 56 || zip64End.readUInt32LE(0) !== ZIP64_END) corrupt('bad zip64 end record');
-    count = readU64(zip64End, 32);
-    cdSize = readU64(zip64End, 40);
-    cdOffset = readU64(zip64End, 48);
-  }
-  if (cdOffset + cdSize > fileSize) corrupt('the central directory lies past the end of the file');
-  const cd = readAt(fd, cdOffset, cdSize);
-  const entries: ZipEntry[] = [];
-  let pos = 0;
-  for (let i = 0; i < count; i++) {
-    if (pos + 46 > cd.length || cd.readUInt32LE(pos) !== ZIP_CENTRAL) corrupt(`bad central directory entry ${i}`);
-    const madeBy = cd.readUInt16LE(pos + 4);
-    const flags = cd.readUInt16LE(pos + 8);
-    const method = cd.readUInt16LE(pos + 10);
-    const crc = cd.readUInt32LE(pos + 16);
-    let compressedSize = cd.readUInt32LE(pos + 20);
-    let size = cd.readUInt32LE(pos + 24);
-    const nameLength = cd.readUInt16LE(pos + 28);
-    const extraLength = cd.readUInt16LE(pos + 30);
-    const commentLength = cd.readUInt16LE(pos + 32);
-    const external = cd.readUInt32LE(pos + 38);
-    let localOffset = cd.readUInt32LE(pos + 42);
-    const nameBytes = cd.subarray(pos + 46, pos + 46 + nameLength);
-    // bit 11: UTF-8 names; otherwise CP437, whose ASCII part is all datasets use
-    const name = nameBytes.toString(flags & 0x800 ? 'utf8' : 'latin1');
-    const extra = cd.subarray(pos + 46 + nameLength, pos + 46 + nameLength + extraLength);
-    for (let e = 0; e + 4 <= extra.length; ) {
-      const id = extra.readUInt16LE(e);
-      const length = extra.readUInt16LE(e + 2);
-      if (id === 0x0001) {
-        let at = e + 4;
-        if (size === 0xffffffff && at + 8 <= e + 4 + length) { size = readU64(extra, at); at += 8; }
-        if (compressedSize === 0xffffffff && at + 8 <= e + 4 + length) { compressedSize = readU64(extra, at); at += 8; }
-        if (localOffset === 0xffffffff && at + 8 <= e + 4 + length) { localOffset = readU64(extra, at); at += 8; }
-      }
-      e += 4 + length;
-    }
-    const unixType = madeBy >> 8 === 3 ? (external >>> 16) & 0o170000 : 0;
-    entries.push({
-      name,
-      method,
-      flags,
-      crc,
-      compressedSize,
-      size,
-      localOffset,
-      unixType,
-      isSymlink: unixType === 0o120000,
-      isDirectory: name.endsWith('/') || unixType === 0o040000 || (madeBy >> 8 === 0 && (external & 0x10) !== 0),
-    });
-    pos += 46 + nameLength + extraLength + commentLength;
-  }
-  return entries;
 }
 
 async function extractZip(file: string, extraction: Extraction): Promise<void> {
   const fd = fs.openSync(file, 'r');
   try {
-    const fileSize = fs.fstatSync(fd).size;
-    const entries = readZipDirectory(file, fd, fileSize);
-    // every name is checked before anything is written, so a hostile archive fails fast
+    const source = descriptorSource(fd);
+    const entries = zipDirectory(file, source);
+    // names, kinds and sizes are checked before anything is written, so a hostile archive fails fast
+    let total = 0;
     for (const entry of entries) {
+      extraction.countEntry(entry.name);
       const checked = checkEntryName(entry.name);
       if ('problem' in checked) extraction.refuse(entry.name, checked.problem);
-      if (entry.unixType && !entry.isSymlink && !entry.isDirectory && entry.unixType !== 0o100000) {
+      const type = unixType(entry);
+      if (type && !isZipSymlink(entry) && !isZipDirectory(entry) && type !== 0o100000) {
         extraction.refuse(entry.name, 'is a device, FIFO or socket, which an image dataset never holds');
+      }
+      if (!isZipDirectory(entry) && !isZipSymlink(entry)) {
+        total += entry.size;
+        if (total > extraction.maxBytes) extraction.reserve(entry.name, total);
       }
     }
     for (const entry of entries) {
-      if (entry.isDirectory) {
+      if (isZipDirectory(entry)) {
         extraction.directory(entry.name);
         continue;
       }
-      if (entry.flags & 0x1) extraction.refuse(entry.name, 'is encrypted');
-      if (entry.method !== 0 && entry.method !== 8) {
-        extraction.refuse(entry.name, `uses compression method ${entry.method}; only stored (0) and deflate (8) are supported`);
-      }
-      const local = readAt(fd, entry.localOffset, 30);
-      if (local.length < 30 || local.readUInt32LE(0) !== ZIP_LOCAL) extraction.refuse(entry.name, 'has a bad local header (corrupt or truncated archive)');
-      const dataStart = entry.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-      if (dataStart + entry.compressedSize > fileSize) extraction.refuse(entry.name, 'runs past the end of the archive (truncated download?)');
-      const source = (): Readable =>
-        entry.compressedSize === 0
-          ? Readable.from([])
-          : fs.createReadStream(file, { start: dataStart, end: dataStart + entry.compressedSize - 1 });
-      if (entry.isSymlink) {
-        const target = await collect(source(), entry, extraction);
+      const dataStart = entry.dataOffset;
+      const stream = (): Readable =>
+        entry.compressedSize === 0 ? Readable.from([]) : fs.createReadStream(file, { start: dataStart, end: dataStart + entry.compressedSize - 1 });
+      if (isZipSymlink(entry)) {
+        const target = await collect(stream(), entry, extraction);
         extraction.symlink(entry.name, target.toString('utf8'));
         continue;
       }
-      const out = extraction.openFile(entry.name);
+      const out = extraction.openFile(entry.name, entry.size);
       if (!out) continue;
       let result: { written: number; crc: number };
       try {
-        result = await writeZipMember(fd, entry, dataStart, source, out.fd);
+        result = await writeZipMember(source, entry, stream, out.fd);
       } catch (err) {
         extraction.refuse(entry.name, `could not be extracted: ${(err as Error).message}`);
       } finally {
@@ -456,7 +439,7 @@ async function extractZip(file: string, extraction: Extraction): Promise<void> {
       }
       const { written, crc } = result;
       if (written !== entry.size) extraction.refuse(entry.name, `has ${written} bytes but its header says ${entry.size} (corrupt archive)`);
-      if (crc !== entry.crc) extraction.refuse(entry.name, 'fails its CRC-32 check (corrupt archive)');
+      if (crc !== entry.crc32) extraction.refuse(entry.name, 'fails its CRC-32 check (corrupt archive)');
       extraction.fileWritten(written);
     }
   } finally {
@@ -465,11 +448,11 @@ async function extractZip(file: string, extraction: Extraction): Promise<void> {
 }
 
 /** Writes one member's data to `out`; returns what was written and its CRC-32 (checked by the caller). */
-async function writeZipMember(fd: number, entry: ZipEntry, dataStart: number, source: () => Readable, out: number): Promise<{ written: number; crc: number }> {
+async function writeZipMember(source: ZipSource, entry: ZipEntry, stream: () => Readable, out: number): Promise<{ written: number; crc: number }> {
   if (entry.compressedSize <= SMALL_ENTRY && entry.size <= SMALL_ENTRY) {
     // small members (most dataset images) in one read: far faster than a stream per file
-    const stored = readAt(fd, dataStart, entry.compressedSize);
-    const data = entry.method === 8 ? zlib.inflateRawSync(stored, { maxOutputLength: Math.max(1, entry.size) }) : stored;
+    const stored = source.read(entry.dataOffset, entry.compressedSize);
+    const data = entry.method === METHOD_DEFLATE ? zlib.inflateRawSync(stored, { maxOutputLength: Math.max(1, entry.size) }) : stored;
     fs.writeSync(out, data);
     return { written: data.length, crc: crc32(data) };
   }
@@ -483,8 +466,8 @@ async function writeZipMember(fd: number, entry: ZipEntry, dataStart: number, so
       fs.writeSync(out, chunk);
     }
   };
-  if (entry.method === 8) await pipeline(source(), createInflateRaw(), sink);
-  else await pipeline(source(), sink);
+  if (entry.method === METHOD_STORED) await pipeline(stream(), sink);
+  else await pipeline(stream(), createInflateRaw(), sink);
   return { written, crc };
 }
 
@@ -493,10 +476,10 @@ async function collect(source: Readable, entry: ZipEntry, extraction: Extraction
   const chunks: Buffer[] = [];
   let length = 0;
   try {
-    const stream = entry.method === 8 ? source.pipe(createInflateRaw()) : source;
+    const stream = entry.method === METHOD_DEFLATE ? source.pipe(createInflateRaw()) : source;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       length += chunk.length;
-      if (length > 4096) throw new Error('a symbolic link target longer than 4096 bytes');
+      if (length > MAX_LINK_TARGET) throw new Error(`a symbolic link target longer than ${MAX_LINK_TARGET} bytes`);
       chunks.push(chunk);
     }
   } catch (err) {
@@ -607,6 +590,24 @@ function parsePax(data: Buffer): Record<string, string> {
   return out;
 }
 
+/**
+ * After the end-of-archive blocks: reads the rest of the stream, which must be zeros (tar pads its last
+ * record with them). For a .tar.gz this is what makes gunzip reach — and check — the CRC-32 and length in
+ * its trailer; stopping at the end marker would accept a damaged or cut tail as a complete archive.
+ */
+async function drainAfterEnd(file: string, reader: ByteReader, extraction: Extraction): Promise<void> {
+  let drained = 0;
+  for (;;) {
+    const chunk = await reader.readSome(1 << 20);
+    if (chunk.length === 0) return;
+    drained += chunk.length;
+    if (drained > extraction.maxBytes) extraction.reserve('(after the end-of-archive marker)', drained);
+    if (chunk.some((b) => b !== 0)) {
+      throw new ArchiveError(file, `has data after its end-of-archive marker (at byte ${reader.position - chunk.length} of the tar data): Expected zeros but received a second archive or garbage`);
+    }
+  }
+}
+
 async function extractTar(file: string, source: AsyncIterable<Buffer>, extraction: Extraction): Promise<void> {
   const reader = new ByteReader(source);
   let longName: string | null = null;
@@ -619,7 +620,7 @@ async function extractTar(file: string, source: AsyncIterable<Buffer>, extractio
     const block = await reader.read(TAR_BLOCK);
     if (block.length === 0) return; // no end marker: tolerated, as GNU tar does with a warning
     if (block.length < TAR_BLOCK) truncated();
-    if (block.every((b) => b === 0)) return; // end-of-archive marker
+    if (block.every((b) => b === 0)) return drainAfterEnd(file, reader, extraction); // end-of-archive marker
     if (!tarChecksumOk(block)) {
       throw new ArchiveError(file, `is not a valid tar archive (bad header checksum at byte ${reader.position - TAR_BLOCK})`);
     }
@@ -632,6 +633,7 @@ async function extractTar(file: string, source: AsyncIterable<Buffer>, extractio
     const name = pax.path ?? longName ?? headerName;
     const linkName = pax.linkpath ?? longLink ?? tarString(block, 157, 100);
     const padding = (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK;
+    extraction.countEntry(name);
 
     const readData = async (): Promise<Buffer> => {
       if (size > 1 << 20) throw new ArchiveError(file, `has a metadata record of ${size} bytes`, name);
@@ -661,7 +663,7 @@ async function extractTar(file: string, source: AsyncIterable<Buffer>, extractio
       extraction.directory(name); // pre-POSIX tar marks folders by a trailing slash only
       await skipData();
     } else if (type === '0' || type === '7') {
-      const out = extraction.openFile(name);
+      const out = extraction.openFile(name, size);
       let left = size;
       try {
         while (left > 0) {
@@ -701,17 +703,62 @@ export function temporarySiblingOf(dest: string): string {
   return path.join(path.dirname(dest), `.${path.basename(dest)}.extracting-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+/** True for the temporary folders temporarySiblingOf(dest) names (left behind by a killed run). */
+export function isTemporarySiblingOf(dest: string, name: string): boolean {
+  return name.startsWith(`.${path.basename(dest)}.extracting-`);
+}
+
+/**
+ * Checks what can be checked of a complete archive without extracting it: a .tar.gz is inflated to its end,
+ * so that gzip's CRC-32 and length are verified; a zip's directory is read and checked. Throws ArchiveError.
+ * A download is accepted only after this, so a damaged or cut file is never kept as a good one.
+ */
+export async function checkArchiveIntegrity(file: string, limits: ExtractLimits = {}): Promise<ArchiveFormat> {
+  const format = sniffArchive(file);
+  // tar headers and padding come on top of the file data: twice the data limit bounds the stream generously
+  const maxStream = 2 * byteLimit(fs.statSync(file).size, { ...DEFAULT_EXTRACT_LIMITS, ...limits }) + (1 << 20);
+  if (format === 'zip') {
+    const fd = fs.openSync(file, 'r');
+    try {
+      zipDirectory(file, descriptorSource(fd));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } else if (format === 'tar.gz') {
+    try {
+      let inflated = 0;
+      const input = fs.createReadStream(file);
+      const gunzip = input.pipe(createGunzip());
+      input.on('error', (err) => gunzip.destroy(err));
+      try {
+        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+          inflated += chunk.length; // inflating is the check
+          if (inflated > maxStream) {
+            throw new ArchiveError(file, `is refused: Expected at most ${formatLimit(maxStream)} of tar data for the archive but received more (a gzip bomb?)`);
+          }
+        }
+      } finally {
+        input.destroy();
+      }
+    } catch (err) {
+      if (err instanceof ArchiveError) throw err;
+      throw new ArchiveError(file, `is corrupt or truncated (${(err as Error).message}): delete it and download again`);
+    }
+  }
+  return format;
+}
+
 /**
  * Extracts `file` (zip, tar.gz or tar, recognised by content) so that `dest` — which must not exist —
  * appears only once everything was written and checked. Throws ArchiveError, naming the entry, for any
  * refused member; nothing is left behind then.
  */
-export async function extractArchive(file: string, dest: string): Promise<ExtractSummary> {
+export async function extractArchive(file: string, dest: string, options: ExtractOptions = {}): Promise<ExtractSummary> {
   if (fs.existsSync(dest)) throw new Error(`cannot extract ${file}: ${dest} already exists`);
   const format = sniffArchive(file);
   const temporary = temporarySiblingOf(dest);
   fs.mkdirSync(temporary, { recursive: true });
-  const extraction = new Extraction(file, temporary, format);
+  const extraction = new Extraction(file, temporary, format, fs.statSync(file).size, options.limits ?? {});
   try {
     if (format === 'zip') {
       await extractZip(file, extraction);
@@ -729,11 +776,11 @@ export async function extractArchive(file: string, dest: string): Promise<Extrac
         input.destroy();
       }
     }
-    extraction.finishLinks();
-    fs.renameSync(temporary, dest);
-  } catch (err) {
+    const root = extraction.contentRoot(!!options.unwrapSingleFolder);
+    extraction.finishLinks(root);
+    fs.renameSync(root, dest);
+  } finally {
     fs.rmSync(temporary, { recursive: true, force: true });
-    throw err;
   }
   return extraction.summary;
 }

@@ -40,10 +40,27 @@ export const REFUSED_DATASETS: Readonly<Record<string, string>> = {
     '(the reference has datasets/prepare_cityscapes_dataset.py for that)',
 };
 
+/**
+ * SHA-256 of each published file, by its path below the server (so that mirrors are checked too).
+ *
+ * None is known here: the reference's scripts publish no checksums, and this project was built without access
+ * to the server, so no true hash could be computed — and none is made up. Every published name is therefore
+ * listed with `null`, which `img2img download` reports as "not verified" (pass --sha256 to check a hash you
+ * trust). Fill in an entry only from a file you downloaded and checked yourself.
+ */
+export const PUBLISHED_SHA256: Readonly<Record<string, string | null>> = Object.fromEntries([
+  ...PIX2PIX_DATASETS.map((name) => [`pix2pix/datasets/${name}.tar.gz`, null]),
+  ...CYCLEGAN_DATASETS.map((name) => [`cyclegan/datasets/${name}.zip`, null]),
+  ...PIX2PIX_MODELS.map((name) => [`pix2pix/models-pytorch/${name}.pth`, null]),
+  ...CYCLEGAN_MODELS.map((name) => [`cyclegan/pretrained_models/${name}.pth`, null]),
+]);
+
 export interface DatasetEntry {
   name: string;
   kind: DatasetKind;
   url: string;
+  /** The published file's SHA-256 (lowercase hex), or null when no true hash is known (see PUBLISHED_SHA256). */
+  sha256: string | null;
   /** File name of the archive on the server and while downloading. */
   archiveName: string;
   /** What the archive holds, for messages. */
@@ -54,6 +71,8 @@ export interface ModelEntry {
   name: string;
   kind: DatasetKind;
   url: string;
+  /** As DatasetEntry.sha256. */
+  sha256: string | null;
   /** The generator the file holds: the sidecar written next to it. */
   network: NetworkDescription;
   /** How to use it, for the message after downloading. */
@@ -158,10 +177,12 @@ export function findDataset(name: string, kind: DatasetKind | null, mirror: stri
   const chosen = chooseKind('dataset', name, kinds, kind);
   if (chosen === 'pix2pix') {
     const archiveName = `${name}.tar.gz`;
-    return { name, kind: chosen, archiveName, url: `${mirror}/pix2pix/datasets/${archiveName}`, layout: 'aligned A|B pairs (--dataset_mode aligned)' };
+    const file = `pix2pix/datasets/${archiveName}`;
+    return { name, kind: chosen, archiveName, url: `${mirror}/${file}`, sha256: PUBLISHED_SHA256[file] ?? null, layout: 'aligned A|B pairs (--dataset_mode aligned)' };
   }
   const archiveName = `${name}.zip`;
-  return { name, kind: chosen, archiveName, url: `${mirror}/cyclegan/datasets/${archiveName}`, layout: 'unpaired trainA/trainB/testA/testB (--dataset_mode unaligned)' };
+  const file = `cyclegan/datasets/${archiveName}`;
+  return { name, kind: chosen, archiveName, url: `${mirror}/${file}`, sha256: PUBLISHED_SHA256[file] ?? null, layout: 'unpaired trainA/trainB/testA/testB (--dataset_mode unaligned)' };
 }
 
 export function findModel(name: string, kind: DatasetKind | null, mirror: string): ModelEntry {
@@ -169,13 +190,15 @@ export function findModel(name: string, kind: DatasetKind | null, mirror: string
   if (kinds.length === 0) throw unknownName('model', name);
   const chosen = chooseKind('model', name, kinds, kind);
   if (chosen === 'pix2pix') {
+    const file = `pix2pix/models-pytorch/${name}.pth`;
     return {
-      name, kind: chosen, url: `${mirror}/pix2pix/models-pytorch/${name}.pth`, network: { ...PIX2PIX_GENERATOR },
+      name, kind: chosen, url: `${mirror}/${file}`, sha256: PUBLISHED_SHA256[file] ?? null, network: { ...PIX2PIX_GENERATOR },
       usage: `img2img test --dataroot ./datasets/<aligned dataset> --name ${name}_pretrained --model pix2pix [--direction BtoA]`,
     };
   }
+  const file = `cyclegan/pretrained_models/${name}.pth`;
   return {
-    name, kind: chosen, url: `${mirror}/cyclegan/pretrained_models/${name}.pth`, network: { ...CYCLEGAN_GENERATOR },
+    name, kind: chosen, url: `${mirror}/${file}`, sha256: PUBLISHED_SHA256[file] ?? null, network: { ...CYCLEGAN_GENERATOR },
     usage: `img2img test --dataroot <folder of images> --name ${name}_pretrained --model test --no_dropout`,
   };
 }

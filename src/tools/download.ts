@@ -8,18 +8,19 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { CheckpointInfo } from '../checkpoint/network_checkpoint';
+import { readStateDictRaw } from '../checkpoint';
 import { sniffCheckpointFormat } from '../checkpoint/sniff';
 import { expected, OptionError } from '../options/option_errors';
 import { OptionParser, OptionValues } from '../options/option_parser';
 import { writeFileAtomic } from '../util/atomic_write';
-import { ArchiveError, extractArchive, sniffArchive } from './archive';
+import { ArchiveError, checkArchiveIntegrity, extractArchive, isTemporarySiblingOf } from './archive';
 import {
   DATASET_KINDS, DatasetEntry, DatasetKind, DEFAULT_MIRROR, describeDatasets, describeModels, findDataset, findModel,
   MIRROR_ENV, ModelEntry, resolveMirror,
 } from './catalog';
 import { FID_INCEPTION_MODEL } from './catalog';
 import { downloadFidInception } from './download_fid';
-import { downloadFile, formatBytes } from './http_download';
+import { DownloadError, downloadFile, formatBytes, sha256OfFile } from './http_download';
 import { parseToolArgs, plural, PROCESS_IO, runTool, ToolIO } from './tool_args';
 
 const WHAT = ['dataset', 'model'] as const;
@@ -43,6 +44,9 @@ function buildParser(): OptionParser {
     'the generator. An interrupted download resumes from its .part file when run again. An existing',
     '<datasets_dir>/<name> is never overwritten; a model already downloaded is kept.',
     `The server is ${DEFAULT_MIRROR}; --mirror or $${MIRROR_ENV} replace it (same paths below it).`,
+    'Every download is checked before it is kept: archives are read to their end (gzip CRC-32 and length, zip',
+    'directory), and the SHA-256 is compared with the catalogue\'s. No true SHA-256 of the published files is known',
+    'to this release, so none is checked unless --sha256 gives one; --no_checksum skips the comparison.',
   ].join('\n');
   const parser = new OptionParser('img2img download dataset|model <name>', description);
   parser.addArgument('--kind', { type: 'str', choices: DATASET_KINDS, metavar: 'KIND', help: 'pix2pix or cyclegan; required for names published as both' });
@@ -51,6 +55,8 @@ function buildParser(): OptionParser {
   parser.addArgument('--checkpoints_dir', { type: 'str', default: './checkpoints', metavar: 'DIR', help: 'where pretrained models are saved' });
   parser.addArgument('--keep_archive', { type: 'flag', help: 'keep the downloaded .zip/.tar.gz after extracting it' });
   parser.addArgument('--retries', { type: 'int', default: 3, min: 0, help: 'automatic resumes when the connection drops' });
+  parser.addArgument('--sha256', { type: 'str', metavar: 'HEX', help: 'the SHA-256 the downloaded file must have (instead of the catalogue\'s)' });
+  parser.addArgument('--no_checksum', { type: 'flag', help: 'do not compare the SHA-256 of the download' });
   parser.addArgument('--timeout', { type: 'float', default: 60, min: 1, metavar: 'SECONDS', help: 'give up on a silent connection after this long' });
   return parser;
 }
@@ -63,6 +69,10 @@ interface DownloadSettings {
   keepArchive: boolean;
   retries: number;
   timeoutMs: number;
+  /** The SHA-256 to check instead of the catalogue's (null: the catalogue's). */
+  sha256?: string | null;
+  /** --no_checksum: no SHA-256 comparison at all. */
+  noChecksum?: boolean;
   /** Wait before the first automatic retry (tests shorten it). */
   retryDelayMs?: number;
 }
@@ -76,15 +86,34 @@ function settingsFrom(values: OptionValues): DownloadSettings {
     keepArchive: values.keep_archive as boolean,
     retries: values.retries as number,
     timeoutMs: (values.timeout as number) * 1000,
+    sha256: checkedSha256(values.sha256 as string | null),
+    noChecksum: values.no_checksum as boolean,
   };
 }
 
-/** Removes extraction folders left by a run that was killed (hidden siblings: .<name>.download and its temporaries). */
+function checkedSha256(value: string | null): string | null {
+  if (value === null || value === undefined) return null;
+  if (!/^[0-9a-f]{64}$/i.test(value)) throw expected('64 hexadecimal digits (a SHA-256)', '--sha256', value);
+  return value.toLowerCase();
+}
+
+/** The hash a download must have, or null with a line saying why it is not checked. */
+function expectedSha256(entry: { url: string; sha256: string | null }, settings: DownloadSettings, io: ToolIO): string | null {
+  if (settings.noChecksum) {
+    io.out(`--no_checksum: the SHA-256 of ${entry.url} is not checked`);
+    return null;
+  }
+  const hash = settings.sha256 ?? entry.sha256;
+  if (!hash) io.out(`no true SHA-256 of ${entry.url} is known to this release: the download is not compared with one (--sha256 HEX checks one)`);
+  return hash;
+}
+
 /** The download options both kinds of download share (progress, retries, timeouts). */
 function transferOptions(settings: DownloadSettings, io: ToolIO) {
   return { progress: io.progress, retries: settings.retries, timeoutMs: settings.timeoutMs, retryDelayMs: settings.retryDelayMs };
 }
 
+/** Removes extraction folders left by a run that was killed (hidden siblings of the target; .<name>.download from older releases). */
 function removeStaleExtractions(datasetsDir: string, name: string): void {
   let entries: string[] = [];
   try {
@@ -92,15 +121,12 @@ function removeStaleExtractions(datasetsDir: string, name: string): void {
   } catch {
     return;
   }
+  const legacy = `.${name}.download`;
   for (const entry of entries) {
-    if (entry === stagingName(name) || entry.startsWith(`.${stagingName(name)}.extracting-`)) {
+    if (entry === legacy || isTemporarySiblingOf(legacy, entry) || isTemporarySiblingOf(path.join(datasetsDir, name), entry)) {
       fs.rmSync(path.join(datasetsDir, entry), { recursive: true, force: true });
     }
   }
-}
-
-function stagingName(name: string): string {
-  return `.${name}.download`;
 }
 
 /** Removes `folder` and its parents up to `created` (what mkdir -p made) while they are empty. */
@@ -141,13 +167,20 @@ export async function downloadDataset(entry: DatasetEntry, settings: DownloadSet
   const expectedFormat = entry.kind === 'pix2pix' ? 'tar.gz' : 'zip';
   if (fs.existsSync(archive)) {
     io.out(`using ${archive}, downloaded before`);
+    const sha256 = expectedSha256(entry, settings, io);
+    const actual = sha256 ? await sha256OfFile(archive) : null;
+    if (sha256 && actual !== sha256) {
+      throw new DownloadError(`Expected SHA-256 ${sha256} for ${archive} but received ${actual}; delete it to download it again`, entry.url, false);
+    }
   } else {
     io.out(`downloading ${entry.url}`);
+    const sha256 = expectedSha256(entry, settings, io);
     try {
       await downloadFile(entry.url, archive, {
         ...transferOptions(settings, io),
-        verify: (part) => {
-          const format = sniffArchive(part);
+        sha256,
+        verify: async (part) => {
+          const format = await checkArchiveIntegrity(part);
           if (format !== expectedFormat && !(expectedFormat === 'tar.gz' && format === 'tar')) {
             throw new ArchiveError(entry.url, `is a ${format} archive, but a ${expectedFormat} was expected`);
           }
@@ -159,21 +192,15 @@ export async function downloadDataset(entry: DatasetEntry, settings: DownloadSet
     }
   }
   removeStaleExtractions(settings.datasetsDir, entry.name);
-  // extract next to the target, then move the archive's single top folder (<name>/ upstream) into place
-  const staging = path.join(settings.datasetsDir, stagingName(entry.name));
+  // the archive's single top folder (<name>/ upstream) becomes the target; its links are checked against it
   let summary;
   try {
-    summary = await extractArchive(archive, staging);
+    summary = await extractArchive(archive, target, { unwrapSingleFolder: true });
   } catch (err) {
-    if (err instanceof ArchiveError) throw new Error(`${err.message}; nothing was extracted (the archive is kept at ${archive})`);
+    if (err instanceof ArchiveError) {
+      err.message = `${err.message}; nothing was extracted (the archive is kept at ${archive})`;
+    }
     throw err;
-  }
-  try {
-    const top = fs.readdirSync(staging, { withFileTypes: true });
-    const source = top.length === 1 && top[0].isDirectory() ? path.join(staging, top[0].name) : staging;
-    fs.renameSync(source, target);
-  } finally {
-    fs.rmSync(staging, { recursive: true, force: true });
   }
   if (!settings.keepArchive) fs.rmSync(archive, { force: true });
   io.out(`${entry.name}: ${plural(summary.files, 'file')} (${formatBytes(summary.bytes)}) in ${target} — ${entry.layout}`);
@@ -218,14 +245,18 @@ export async function downloadModel(entry: ModelEntry, settings: DownloadSetting
     io.out(`${file} is already there`);
   } else {
     io.out(`downloading ${entry.url}`);
+    const sha256 = expectedSha256(entry, settings, io);
     try {
       await downloadFile(entry.url, file, {
         ...transferOptions(settings, io),
+        sha256,
         verify: (part) => {
           try {
             sniffCheckpointFormat(part, entry.url);
+            readStateDictRaw(part); // whole and undamaged: every entry's CRC-32, every tensor within its storage
           } catch (err) {
-            throw new Error(`${entry.url} did not send a PyTorch checkpoint: ${(err as Error).message}`);
+            if (err instanceof Error) err.message = `${entry.url} did not send a PyTorch checkpoint: ${err.message}`;
+            throw err; // keeps its code (ERR_IMG2IMG_CHECKPOINT)
           }
         },
       });

@@ -5,6 +5,7 @@
  * instead of 206 restarts it), redirects are followed up to a bound, HTTP errors and bodies shorter than
  * their Content-Length fail with the URL and the byte counts in the message.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
@@ -29,6 +30,8 @@ export interface DownloadOptions {
   progress?: ProgressSink | null;
   /** Name shown in progress lines (default: the target's file name). */
   label?: string;
+  /** SHA-256 (hex) the complete file must have; a mismatch deletes it and fails. null/undefined: not checked. */
+  sha256?: string | null;
   /** Checks the complete .part file before it gets its final name; throwing deletes it. */
   verify?: (partFile: string) => void | Promise<void>;
   /** Clock in ms (tests). */
@@ -47,6 +50,9 @@ export interface DownloadResult {
 
 /** A download that failed; `retryable` when running again (or waiting) may help: cut connections, 5xx. */
 export class DownloadError extends Error {
+  /** Stable across releases, for callers that branch on the kind of failure. */
+  readonly code = 'ERR_IMG2IMG_DOWNLOAD';
+
   constructor(
     message: string,
     readonly url: string,
@@ -304,6 +310,20 @@ async function attempt(
   return { finalUrl };
 }
 
+/** SHA-256 of a file, streamed (archives are gigabytes). */
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function checkSha256(part: string, expected: string, finalUrl: string, url: string): Promise<void> {
+  const actual = await sha256OfFile(part);
+  if (actual !== expected.toLowerCase()) {
+    throw new DownloadError(`Expected SHA-256 ${expected.toLowerCase()} for ${finalUrl} but received ${actual}; the download was deleted`, url, false);
+  }
+}
+
 /** Downloads `url` to `target` (see the file comment). `target` appears only when complete and verified. */
 export async function downloadFile(url: string, target: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   const part = partFileOf(target);
@@ -332,9 +352,10 @@ export async function downloadFile(url: string, target: string, options: Downloa
   }
   const bytes = sizeOf(part);
   bar.update(bytes, bytes, true);
-  if (options.verify) {
+  if (options.sha256 || options.verify) {
     try {
-      await options.verify(part);
+      if (options.sha256) await checkSha256(part, options.sha256, finalUrl, url);
+      await options.verify?.(part);
     } catch (err) {
       fs.rmSync(part, { force: true });
       throw err;

@@ -328,20 +328,23 @@ export async function train(options: Options | string | readonly string[], callb
       checkWeights(epoch, totalIters);
       const [oldLr, newLr] = model.updateLearningRate();
       log(formatLrChange(oldLr, newLr));
-      // Every epoch ends with a complete resumable state; the reference's files follow its own cadence.
-      const epochState = statePath(model.saveDir, 'latest');
-      saveTrainingState(epochState, model, { epoch, epochIter: 0, totalIters, epochComplete: true },
-        { data: dataRng.getState(), dataEpochStart: dataRngEpochStart });
-      lastStateFile = epochState;
+      // The reference's files follow its own cadence; they are written before the state that says the epoch is
+      // complete, so that a kill during any of them resumes from the previous state and writes them again
+      // (the other way round, the resumed run would go on to the next epoch and they would never exist).
       if (epoch % saveEpochFreq === 0) {
         log(`saving the model at the end of epoch ${epoch}, iters ${totalIters}`);
-        model.saveNetworks('latest');
         model.saveNetworks(epoch);
+        model.saveNetworks('latest');
       } else if (epoch === lastEpoch) {
         // The reference writes nothing after a run shorter than save_epoch_freq; the final weights are kept here.
         log(`saving the final model as latest (epoch ${epoch}, iters ${totalIters})`);
         model.saveNetworks('latest');
       }
+      // Every epoch ends with a complete resumable state, written last.
+      const epochState = statePath(model.saveDir, 'latest');
+      saveTrainingState(epochState, model, { epoch, epochIter: 0, totalIters, epochComplete: true },
+        { data: dataRng.getState(), dataEpochStart: dataRngEpochStart });
+      lastStateFile = epochState;
       const seconds = (Date.now() - epochStart) / 1000;
       log(`End of epoch ${epoch} / ${lastEpoch} \t Time Taken: ${Math.round(seconds)} sec`);
       if (validator?.due(epoch)) {

@@ -2,7 +2,8 @@
  * The zip layer on its own: CRC-32, PyTorch's entry layout, and refusal of damaged directories.
  */
 import * as assert from 'assert';
-import { crc32, encodeStoredZip, ZipArchive } from '../../../src/checkpoint/zip';
+import { encodeStoredZip, ZipArchive } from '../../../src/checkpoint/zip';
+import { crc32, crc32Portable } from '../../../src/util/crc32';
 
 /** The textbook bit-at-a-time CRC-32, to check the sliced one against. */
 function referenceCrc32(data: Uint8Array): number {
@@ -15,14 +16,16 @@ function referenceCrc32(data: Uint8Array): number {
 }
 
 describe('checkpoint: zip', () => {
-  it('crc32 matches the standard check value and a bitwise reference, also when continued', () => {
-    assert.strictEqual(crc32(Buffer.from('123456789')), 0xcbf43926);
-    assert.strictEqual(crc32(Buffer.alloc(0)), 0);
-    const data = Buffer.alloc(1000);
-    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) & 0xff;
-    for (const length of [1, 7, 8, 9, 63, 1000]) assert.strictEqual(crc32(data.subarray(0, length)), referenceCrc32(data.subarray(0, length)), `length ${length}`);
-    assert.strictEqual(crc32(data.subarray(300), crc32(data.subarray(0, 300))), crc32(data));
-  });
+  for (const [label, crc] of [['crc32', crc32], ['crc32Portable (the fallback without zlib.crc32)', crc32Portable]] as const) {
+    it(`${label} matches the standard check value and a bitwise reference, also when continued`, () => {
+      assert.strictEqual(crc(Buffer.from('123456789')), 0xcbf43926);
+      assert.strictEqual(crc(Buffer.alloc(0)), 0);
+      const data = Buffer.alloc(1000);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 7919) & 0xff;
+      for (const length of [1, 7, 8, 9, 63, 1000]) assert.strictEqual(crc(data.subarray(0, length)), referenceCrc32(data.subarray(0, length)), `length ${length}`);
+      assert.strictEqual(crc(data.subarray(300), crc(data.subarray(0, 300))), crc(data));
+    });
+  }
 
   it('lays entries out like PyTorchStreamWriter: FB padding to 64 bytes, data descriptors, zip64 end records', () => {
     const bytes = Buffer.concat(encodeStoredZip([{ name: 'valid_conv/data.pkl', data: Buffer.alloc(300, 1) }, { name: 'valid_conv/version', data: Buffer.from('3\n') }]));

@@ -3,7 +3,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { ArchiveError, checkEntryName, crc32, extractArchive, sniffArchive } from '../../../src/tools/archive';
+import { ArchiveError, checkEntryName, extractArchive, sniffArchive } from '../../../src/tools/archive';
+import { crc32 } from '../../../src/util/crc32';
 import { makeTar, makeTarGz, makeZip } from './helpers/archives';
 import { listTree, removeTempDirs, tempDir } from './helpers/tool_io';
 
@@ -158,7 +159,7 @@ describe('tools/archive', () => {
 
     const zip = makeZip([{ name: 'a/1.jpg', data: Buffer.alloc(10_000, 1), deflate: true }]);
     const cutZip = setup('cut.zip', zip.subarray(0, zip.length - 30));
-    await assert.rejects(extractArchive(cutZip.archive, cutZip.dest), /not a valid zip archive \(no end-of-central-directory record\)/);
+    await assert.rejects(extractArchive(cutZip.archive, cutZip.dest), /cut\.zip is truncated or damaged: Expected a zip end-of-central-directory record in its last bytes but received none/);
 
     const flipped = Buffer.from(makeZip([{ name: 'a/1.jpg', data: 'abcdef' }]));
     flipped[30 + 'a/1.jpg'.length] ^= 0xff; // corrupt the stored data, not the directory

@@ -4,7 +4,7 @@
  * made byte by byte without any archiver installed.
  */
 import * as zlib from 'zlib';
-import { crc32 } from '../../../../src/tools/archive';
+import { crc32 } from '../../../../src/util/crc32';
 
 export interface ZipEntrySpec {
   name: string;

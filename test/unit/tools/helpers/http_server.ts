@@ -14,6 +14,8 @@ export interface Route {
   cutTimes?: number;
   /** Answer 200 with the whole body even when a Range is asked for. */
   ignoreRange?: boolean;
+  /** Send no Content-Length (chunked), so the client cannot tell a short body from a complete one. */
+  noLength?: boolean;
 }
 
 export interface LoggedRequest {
@@ -63,7 +65,8 @@ export async function startServer(routes: Record<string, Route> = {}): Promise<T
       }
       res.writeHead(206, { 'Content-Length': body.length - start, 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` });
     } else {
-      res.writeHead(200, { 'Content-Length': body.length, 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes' });
+      const length = route.noLength ? {} : { 'Content-Length': body.length };
+      res.writeHead(200, { ...length, 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes' });
     }
     const rest = body.subarray(start);
     if (route.cutTimes && route.cutTimes > 0) {
