@@ -10,6 +10,7 @@ import { createModel } from '../src/models';
 import { parseOptions } from '../src/options/parse_options';
 import { native } from '../src/native';
 import { defineG } from '../src/networks';
+import type { GeneratorArch, Device } from '../src/architectures';
 import { getNumThreads, info, manualSeed, resolveDevice, setNumThreads } from '../src/runtime';
 import { Tensor, noGrad } from '../src/tensor';
 import { forwardFlops, trainStepFlops } from '../src/util/flops';
@@ -18,7 +19,7 @@ interface Row {
   name: string;
   kind: 'train' | 'forward';
   model?: 'pix2pix' | 'cycle_gan';
-  netG: string;
+  netG: GeneratorArch;
   size: number;
   ngf?: number;
   quick?: boolean;
@@ -62,7 +63,7 @@ async function benchRow(row: Row, device: string, warmup: number, iters: number)
   const ngf = row.ngf ?? 64;
   if (row.kind === 'forward') {
     const norm = row.netG.startsWith('unet') ? 'batch' : 'instance';
-    const g = defineG({ netG: row.netG, ngf, norm, device });
+    const g = defineG({ netG: row.netG, ngf, norm, device: device as Device });
     g.eval();
     const x = Tensor.fromFloat32Array(randomImage(row.size, device).data, [1, 3, row.size, row.size], device);
     const times: number[] = [];

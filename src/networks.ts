@@ -5,20 +5,20 @@ import { resolveDevice } from './runtime';
 import { DType, noGrad, Tensor } from './tensor';
 import { describeStateDictGuess, guessArchitecture } from './checkpoint/architecture_guess';
 
-export const GENERATOR_ARCHS = ['unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks'] as const;
-export const DISCRIMINATOR_ARCHS = ['basic', 'n_layers', 'pixel'] as const;
-export const NORMS = ['batch', 'instance', 'none', 'syncbatch'] as const;
-export const INIT_TYPES = ['normal', 'xavier', 'kaiming', 'orthogonal'] as const;
+import { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES } from './architectures';
+import type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device } from './architectures';
+export { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES };
+export type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device };
 
 export interface GeneratorOptions {
-  netG?: string; inputNc?: number; outputNc?: number; ngf?: number; norm?: string; useDropout?: boolean;
-  initType?: string; initGain?: number; device?: string; paddingType?: 'reflect' | 'replicate' | 'zero';
+  netG?: GeneratorArch; inputNc?: number; outputNc?: number; ngf?: number; norm?: Norm; useDropout?: boolean;
+  initType?: InitType; initGain?: number; device?: Device; paddingType?: 'reflect' | 'replicate' | 'zero';
   /** Skip init_weights (keep libtorch's default init), e.g. when a checkpoint is loaded right after. */
   skipInit?: boolean;
 }
 export interface DiscriminatorOptions {
-  netD?: string; inputNc?: number; ndf?: number; nLayersD?: number; norm?: string;
-  initType?: string; initGain?: number; device?: string; skipInit?: boolean;
+  netD?: DiscriminatorArch; inputNc?: number; ndf?: number; nLayersD?: number; norm?: Norm;
+  initType?: InitType; initGain?: number; device?: Device; skipInit?: boolean;
 }
 
 /** What a network is, as stored in self-describing checkpoints. */

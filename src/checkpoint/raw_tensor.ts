@@ -120,6 +120,7 @@ export function assertValidRawTensor(name: string, tensor: RawTensor, file: stri
  * exactly as the caller passed it (or `<buffer>` for in-memory input).
  */
 export class CheckpointError extends Error {
+  readonly code = 'ERR_IMG2IMG_CHECKPOINT';
   readonly file: string;
 
   /** `problem` continues the sentence "checkpoint <file> …", e.g. "is truncated: …". */

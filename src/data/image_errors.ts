@@ -3,6 +3,7 @@
  * can skip a broken file (warning with its name) while a wrong option still stops the run.
  */
 export class ImageFileError extends Error {
+  readonly code = 'ERR_IMG2IMG_BAD_IMAGE';
   /** The file (or name) the problem is about, exactly as the caller passed it. */
   readonly file: string;
 

@@ -5,6 +5,8 @@
  * as choices so a typo is reported here, once, at the edge.
  */
 import { OptionParser } from './option_parser';
+import { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES } from '../architectures';
+import type { GeneratorArch, DiscriminatorArch, Norm, InitType } from '../architectures';
 
 /** Values of the base options after parsing (snake_case like the reference's `opt`). */
 export interface BaseOptionValues {
@@ -16,11 +18,11 @@ export interface BaseOptionValues {
   output_nc: number;
   ngf: number;
   ndf: number;
-  netD: string;
-  netG: string;
+  netD: DiscriminatorArch;
+  netG: GeneratorArch;
   n_layers_D: number;
-  norm: string;
-  init_type: string;
+  norm: Norm;
+  init_type: InitType;
   init_gain: number;
   no_dropout: boolean;
   dataset_mode: string;
@@ -56,10 +58,10 @@ export interface BaseOptionValues {
   threads: number;
 }
 
-export const NETG_CHOICES = ['unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks'] as const;
-export const NETD_CHOICES = ['basic', 'n_layers', 'pixel'] as const;
-export const NORM_CHOICES = ['instance', 'batch', 'none', 'syncbatch'] as const;
-export const INIT_TYPE_CHOICES = ['normal', 'xavier', 'kaiming', 'orthogonal'] as const;
+export const NETG_CHOICES = GENERATOR_ARCHS;
+export const NETD_CHOICES = DISCRIMINATOR_ARCHS;
+export const NORM_CHOICES = NORMS;
+export const INIT_TYPE_CHOICES = INIT_TYPES;
 export const DIRECTION_CHOICES = ['AtoB', 'BtoA'] as const;
 export const PREPROCESS_CHOICES = ['resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none'] as const;
 

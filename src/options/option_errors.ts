@@ -5,6 +5,7 @@
 
 /** Thrown for a bad command line or option value; `option` names the flag at fault. */
 export class OptionError extends Error {
+  readonly code = 'ERR_IMG2IMG_OPTION';
   constructor(message: string, readonly option?: string) {
     super(message);
     this.name = 'OptionError';

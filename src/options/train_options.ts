@@ -3,6 +3,8 @@
  * plus the live-view, NaN-handling and multi-process flags of this project.
  */
 import { addBaseOptions, PluginNames } from './base_options';
+import { GAN_MODES } from '../architectures';
+import type { GanMode } from '../architectures';
 import { OptionParser } from './option_parser';
 
 export interface TrainOptionValues {
@@ -19,7 +21,7 @@ export interface TrainOptionValues {
   n_epochs_decay: number;
   beta1: number;
   lr: number;
-  gan_mode: string;
+  gan_mode: GanMode;
   pool_size: number;
   lr_policy: string;
   lr_decay_iters: number;
@@ -33,7 +35,7 @@ export interface TrainOptionValues {
   nproc_per_node: number;
 }
 
-export const GAN_MODE_CHOICES = ['vanilla', 'lsgan', 'wgangp'] as const;
+export const GAN_MODE_CHOICES = GAN_MODES;
 export const LR_POLICY_CHOICES = ['linear', 'step', 'plateau', 'cosine'] as const;
 export const NAN_POLICY_CHOICES = ['stop', 'skip'] as const;
 

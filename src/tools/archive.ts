@@ -22,6 +22,7 @@ export type ArchiveFormat = 'zip' | 'tar.gz' | 'tar';
 
 /** A refused or unreadable archive; `entry` names the member at fault when there is one. */
 export class ArchiveError extends Error {
+  readonly code = 'ERR_IMG2IMG_ARCHIVE';
   constructor(
     readonly archive: string,
     problem: string,

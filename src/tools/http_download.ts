@@ -47,6 +47,7 @@ export interface DownloadResult {
 
 /** A download that failed; `retryable` when running again (or waiting) may help: cut connections, 5xx. */
 export class DownloadError extends Error {
+  readonly code = 'ERR_IMG2IMG_DOWNLOAD';
   constructor(
     message: string,
     readonly url: string,

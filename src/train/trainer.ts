@@ -74,6 +74,7 @@ const NAN_ADVICE = 'the last saved checkpoint is kept unchanged; lower --lr or u
  * `<network>.<key>` for a weight.
  */
 export class NonFiniteLossError extends Error {
+  readonly code = 'ERR_IMG2IMG_NON_FINITE';
   readonly isWeight: boolean;
 
   constructor(readonly lossName: string, readonly value: number, readonly epoch: number, readonly totalIters: number,
