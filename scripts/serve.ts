@@ -1,6 +1,7 @@
 // img2img serve: a translate page for one generator checkpoint, until Ctrl-C (SIGINT) or SIGTERM.
 import { expected } from '../src/options/option_errors';
 import { startTranslateServer } from '../src/dashboard/translate_server';
+import type { Device } from '../src/architectures';
 
 const USAGE = `usage: img2img serve --checkpoint <path> [--port 8000] [--host 127.0.0.1] [--max_upload_mb 20] [--device cpu] [--mode eval]
 
@@ -15,7 +16,7 @@ options:
   --mode MODE           eval (running BatchNorm statistics, no dropout; default) or train (as the reference's test.py)`;
 
 interface ServeArgs {
-  checkpoint: string; port: number; host: string; maxUploadMb: number; device: string; mode: 'eval' | 'train';
+  checkpoint: string; port: number; host: string; maxUploadMb: number; device: Device; mode: 'eval' | 'train';
 }
 
 const FLAGS = ['--checkpoint', '--port', '--host', '--max_upload_mb', '--device', '--mode'];
@@ -44,7 +45,7 @@ export function parseServeArgs(args: readonly string[]): ServeArgs | null {
   const mode = values.get('--mode') ?? 'eval';
   if (mode !== 'eval' && mode !== 'train') throw expected('eval or train', '--mode', mode);
   const device = values.get('--device') ?? 'cpu';
-  return { checkpoint, port, host: values.get('--host') ?? '127.0.0.1', maxUploadMb, device: device === 'auto' ? '' : device, mode };
+  return { checkpoint, port, host: values.get('--host') ?? '127.0.0.1', maxUploadMb, device: (device === 'auto' ? '' : device) as Device, mode };
 }
 
 /** Runs the server until SIGINT or SIGTERM, then closes it and returns 0. */

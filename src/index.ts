@@ -13,7 +13,17 @@ export { createModel, findModelClass, MODELS, BaseModel, Pix2PixModel, CycleGANM
 export { GANLoss, calGradientPenalty } from './models/gan_loss';
 export { ImagePool } from './models/image_pool';
 export { loadGenerator, Generator } from './inference/generator';
-export type { TranslateInput, TranslateOptions, LoadGeneratorOptions, RawPixels, TileOptions } from './inference/generator';
+export type { TranslateInput, TranslateOptions, TranslateResult, LoadGeneratorOptions, RawPixels, TileOptions, OutputFormat } from './inference/generator';
+export { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES, GAN_MODES } from './architectures';
+export type { GeneratorArch, DiscriminatorArch, Norm, InitType, GanMode, Device } from './architectures';
+// Every error class, each with a stable `code` (README, "Errors").
+export { AbortError, GeneratorDisposedError } from './errors';
+export { ImageFileError } from './data/image_errors';
+export { CheckpointError } from './checkpoint/raw_tensor';
+export { OptionError } from './options/option_errors';
+export { AtomicWriteError } from './util/atomic_write';
+export { DownloadError } from './tools/http_download';
+export { ArchiveError } from './tools/archive';
 export { runTest } from './inference/test_runner';
-export { train, StopSignal, NonFiniteLossError } from './train/trainer';
+export { train, StopSignal, NonFiniteLossError } from './train/trainer';  // NonFiniteLossError: ERR_IMG2IMG_NON_FINITE
 export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo } from './train/trainer';

@@ -1,0 +1,149 @@
+// One translation from input to output, run inside a generator's worker thread: decode, colour/bit-depth
+// conversion, normalization, reflect padding (or tiling with blended overlaps), the forwards (given as a
+// function), de-normalization and encoding. Nothing here may run on the caller's thread.
+import { decodeImage, encodeJpeg, encodePng, readImageFile, toGray8, toRGB8 } from '../data/image_io';
+import type { RawImage } from '../data/image';
+import { toNormalizedTensor, tensorToImage } from '../data/transforms';
+import { cropCHW, reflectPadCHW, roundUp } from './padding';
+
+/** Raw interleaved pixels (HWC). 16-bit data (Uint16Array) is scaled by its bit depth. */
+export interface RawPixels {
+  data: Uint8Array | Uint8ClampedArray | Uint16Array;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+export type TranslateInput = string | Buffer | Uint8Array | RawPixels;
+
+export interface TileOptions {
+  /** Tile side in pixels (rounded up to the generator's size multiple). */
+  size: number;
+  /** Pixels shared by neighbouring tiles, blended linearly (default size/8). */
+  overlap?: number;
+}
+
+export type OutputFormat = 'png' | 'jpeg' | 'raw';
+
+/** What a job needs from the options (the serializable part: no callbacks, no signal). */
+export interface JobOptions {
+  output?: OutputFormat;
+  quality?: number;
+  tile?: TileOptions;
+  mode?: 'eval' | 'train';
+}
+
+export interface JobContext {
+  inputNc: number;
+  outputNc: number;
+  /** The size multiple of the generator's input. */
+  multiple: number;
+  maxImagePixels: number;
+  mode: 'eval' | 'train';
+  /** One forward of a [1, c, h, w] float32 input, resolving with the output's values. */
+  forward(data: Float32Array, shape: number[], mode: 'eval' | 'train'): Promise<Float32Array>;
+  /** Throws when the job was cancelled (checked before every forward). */
+  checkCancelled(): void;
+  note(text: string): void;
+}
+
+/** The result before it crosses back: an encoded image or raw uint8 pixels. */
+export type JobOutput = { encoded: Uint8Array } | { raw: { data: Uint8Array; width: number; height: number; channels: 1 | 3 } };
+
+export async function runTranslateJob(input: TranslateInput, options: JobOptions, ctx: JobContext): Promise<JobOutput> {
+  const img = toInputImage(input, ctx);
+  const c = ctx.inputNc;
+  const { width: w, height: h } = img;
+  const chw = toNormalizedTensor(c === 1 ? toGray8(img) : toRGB8(img));
+  const mode = options.mode ?? ctx.mode;
+  const oc = ctx.outputNc;
+  if (oc !== 1 && oc !== 3) throw new Error(`generator has ${oc} output channels; only 1 or 3 can be saved as an image (use forwardAsync on the network)`);
+  const outChw = options.tile ? await forwardTiled(chw, c, h, w, options.tile, mode, ctx) : await forwardPadded(chw, c, h, w, mode, ctx);
+  const out = tensorToImage(outChw, oc, h, w, { singleChannel: true });
+  const fmt = options.output ?? 'png';
+  if (fmt === 'raw') return { raw: { data: out.data, width: w, height: h, channels: out.channels as 1 | 3 } };
+  if (fmt === 'jpeg') return { encoded: encodeJpeg(out, options.quality ?? 90) };
+  if (fmt === 'png') return { encoded: encodePng(out) };
+  throw new Error(`Expected 'png', 'jpeg' or 'raw' for output but received '${String(fmt)}'`);
+}
+
+function toInputImage(input: TranslateInput, ctx: JobContext): RawImage {
+  let img: RawImage;
+  if (typeof input === 'string') img = readImageFile(input, { maxPixels: ctx.maxImagePixels });
+  else if (input instanceof Uint8Array && !('width' in input)) {
+    img = decodeImage(input, { name: 'input image buffer', maxPixels: ctx.maxImagePixels });
+  } else if (input && typeof input === 'object' && 'data' in input) {
+    const { width, height, channels } = input;
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+      throw new Error(`Expected positive integer width and height for raw pixels but received ${width}x${height}`);
+    }
+    if (![1, 2, 3, 4].includes(channels)) throw new Error(`Expected 1, 2, 3 or 4 for raw pixels channels but received ${channels}`);
+    if (width * height > ctx.maxImagePixels) throw new Error(`raw image ${width}x${height} is over the limit of ${ctx.maxImagePixels} pixels`);
+    if (input.data.length !== width * height * channels) {
+      throw new Error(`Expected ${width * height * channels} values for ${width}x${height}x${channels} raw pixels but received ${input.data.length}`);
+    }
+    const wide = input.data instanceof Uint16Array;
+    img = { data: wide ? input.data as Uint16Array : new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.length), width, height, channels, bitDepth: wide ? 16 : 8 };
+  } else {
+    throw new TypeError('Expected a file path, an encoded image Buffer or raw pixels {data, width, height, channels} for translate input');
+  }
+  if (img.channels === 4 || img.channels === 2) ctx.note('alpha channel dropped (the generator takes ' + (ctx.inputNc === 1 ? 'grayscale' : 'RGB') + ')');
+  if (img.bitDepth === 16) ctx.note('16-bit input scaled to 8 bits by its bit depth');
+  return img;
+}
+
+/** One forward of a whole image, reflect-padded to the size multiple and cropped back. */
+async function forwardPadded(chw: Float32Array, c: number, h: number, w: number, mode: 'eval' | 'train', ctx: JobContext): Promise<Float32Array> {
+  const h2 = roundUp(h, ctx.multiple), w2 = roundUp(w, ctx.multiple);
+  const padded = reflectPadCHW(chw, c, h, w, h2, w2);
+  ctx.checkCancelled();
+  const y = await ctx.forward(padded, [1, c, h2, w2], mode);
+  return cropCHW(y, ctx.outputNc, h2, w2, h, w);
+}
+
+/**
+ * Tiled translation: tiles of tile.size (a multiple of the generator's) overlapping by tile.overlap, blended
+ * with linear ramps. A cancelled job stops before its next tile.
+ */
+async function forwardTiled(chw: Float32Array, c: number, h: number, w: number, tile: TileOptions, mode: 'eval' | 'train', ctx: JobContext): Promise<Float32Array> {
+  const size = roundUp(Math.max(tile.size, ctx.multiple), ctx.multiple);
+  const overlap = Math.min(Math.max(0, Math.floor(tile.overlap ?? size / 8)), size / 2);
+  if (h <= size && w <= size) return forwardPadded(chw, c, h, w, mode, ctx);
+  const stride = size - overlap;
+  const starts = (n: number) => {
+    const s: number[] = [];
+    for (let p = 0; ; p += stride) { if (p + size >= n) { s.push(Math.max(0, n - size)); break; } s.push(p); }
+    return [...new Set(s)];
+  };
+  const ys = starts(h), xs = starts(w);
+  const oc = ctx.outputNc;
+  const out = new Float32Array(oc * h * w);
+  const weight = new Float32Array(h * w);
+  const ramp = (i: number, n: number, lo: boolean, hi: boolean) => {
+    let v = 1;
+    if (lo && i < overlap) v = Math.min(v, (i + 1) / (overlap + 1));
+    if (hi && i >= n - overlap) v = Math.min(v, (n - i) / (overlap + 1));
+    return v;
+  };
+  for (const y0 of ys) {
+    const th = Math.min(size, h - y0);
+    for (const x0 of xs) {
+      const tw = Math.min(size, w - x0);
+      const tileIn = new Float32Array(c * th * tw);
+      for (let ch = 0; ch < c; ch++) for (let y = 0; y < th; y++) {
+        tileIn.set(chw.subarray(ch * h * w + (y0 + y) * w + x0, ch * h * w + (y0 + y) * w + x0 + tw), ch * th * tw + y * tw);
+      }
+      const tileOut = await forwardPadded(tileIn, c, th, tw, mode, ctx);
+      for (let y = 0; y < th; y++) {
+        const wy = ramp(y, th, y0 > 0, y0 + th < h);
+        for (let x = 0; x < tw; x++) {
+          const wgt = wy * ramp(x, tw, x0 > 0, x0 + tw < w);
+          const p = (y0 + y) * w + x0 + x;
+          weight[p] += wgt;
+          for (let ch = 0; ch < oc; ch++) out[ch * h * w + p] += wgt * tileOut[ch * th * tw + y * tw + x];
+        }
+      }
+    }
+  }
+  for (let p = 0; p < h * w; p++) for (let ch = 0; ch < oc; ch++) out[ch * h * w + p] /= weight[p];
+  return out;
+}
