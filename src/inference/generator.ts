@@ -36,6 +36,8 @@ export interface TranslateOptions<F extends OutputFormat = OutputFormat> {
   mode?: 'eval' | 'train';
   /** Receives notes such as "alpha channel dropped". */
   onNote?: (note: string) => void;
+  /** Called after each tile of a tiled call with the tiles done and their total. */
+  onProgress?: (done: number, total: number) => void;
   /** Aborts the call: a queued call is dropped, a running one stops before its next tile; rejects with AbortError. */
   signal?: AbortSignal;
 }
@@ -66,6 +68,7 @@ interface Job {
   input: TranslateInput;
   options: JobOptions;
   onNote?: (note: string) => void;
+  onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
   onAbort?: () => void;
   settled: boolean;
@@ -130,13 +133,13 @@ export class Generator {
   translate<F extends OutputFormat = 'png'>(input: TranslateInput, options?: TranslateOptions<F>): Promise<TranslateResult<F>>;
   translate(input: TranslateInput, options: TranslateOptions = {}): Promise<Buffer | RawPixels> {
     if (this.disposed) return Promise.reject(new GeneratorDisposedError());
-    const { signal, onNote, ...rest } = options;
+    const { signal, onNote, onProgress, ...rest } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       return Promise.reject(new OptionError(`Expected an AbortSignal for signal but received ${String(signal)}`, 'signal'));
     }
     if (signal?.aborted) return Promise.reject(abortErrorOf(signal, 'translate'));
     return new Promise<Buffer | RawPixels>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, input, options: rest, onNote, signal, settled: false, resolve, reject };
+      const job: Job = { id: this.nextId++, input, options: rest, onNote, onProgress, signal, settled: false, resolve, reject };
       if (signal) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -168,7 +171,7 @@ export class Generator {
     this.current = job;
     this.worker.ref(); // keep the process alive while a call is out
     const { input, transfer } = copyForTransfer(job.input);
-    const req: GeneratorRequest = { type: 'translate', id: job.id, input, options: job.options };
+    const req: GeneratorRequest = { type: 'translate', id: job.id, input, options: { ...job.options, progress: !!job.onProgress } };
     try {
       this.worker.postMessage(req, transfer);
     } catch (err) {
@@ -188,9 +191,10 @@ export class Generator {
   }
 
   private onReply(m: GeneratorReply): void {
-    if (m.type !== 'done' && m.type !== 'failed') return;
+    if (m.type === 'ready' || m.type === 'load-failed') return;
     const job = this.current;
     if (!job || job.id !== m.id) return;
+    if (m.type === 'progress') { if (!job.settled) job.onProgress?.(m.done, m.total); return; }
     this.current = null;
     this.worker.unref();
     if (!job.settled) for (const n of m.notes) job.onNote?.(n);

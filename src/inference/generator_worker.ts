@@ -25,13 +25,14 @@ export interface GeneratorWorkerData {
 }
 
 export type GeneratorRequest =
-  | { type: 'translate'; id: number; input: TranslateInput; options: JobOptions }
+  | { type: 'translate'; id: number; input: TranslateInput; options: JobOptions & { progress: boolean } }
   | { type: 'cancel'; id: number }
   | { type: 'dispose' };
 
 export type GeneratorReply =
   | { type: 'ready'; description: NetworkDescription; device: string }
   | { type: 'load-failed'; error: SerializedError }
+  | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'done'; id: number; output: JobOutput; notes: string[] }
   | { type: 'failed'; id: number; error: SerializedError; notes: string[] };
 
@@ -71,7 +72,7 @@ function serve(data: GeneratorWorkerData): void {
   const cancelled = new Set<number>();
   port.postMessage({ type: 'ready', description, device } satisfies GeneratorReply);
 
-  async function run(id: number, input: TranslateInput, options: JobOptions): Promise<void> {
+  async function run(id: number, input: TranslateInput, options: JobOptions & { progress: boolean }): Promise<void> {
     const notes: string[] = [];
     running.add(id);
     try {
@@ -83,6 +84,7 @@ function serve(data: GeneratorWorkerData): void {
         }),
         checkCancelled: () => { if (cancelled.has(id)) throw new AbortError('translate was aborted'); },
         note: (n) => notes.push(n),
+        progress: options.progress ? (done, total) => port.postMessage({ type: 'progress', id, done, total } satisfies GeneratorReply) : undefined,
       });
       let transfer: ArrayBuffer[];
       if ('encoded' in output) { output.encoded = ownBuffer(output.encoded); transfer = [output.encoded.buffer as ArrayBuffer]; }

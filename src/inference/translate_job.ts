@@ -44,6 +44,8 @@ export interface JobContext {
   /** Throws when the job was cancelled (checked before every forward). */
   checkCancelled(): void;
   note(text: string): void;
+  /** Called after each tile (tiled jobs only). */
+  progress?(done: number, total: number): void;
 }
 
 /** The result before it crosses back: an encoded image or raw uint8 pixels. */
@@ -115,6 +117,8 @@ async function forwardTiled(chw: Float32Array, c: number, h: number, w: number, 
     return [...new Set(s)];
   };
   const ys = starts(h), xs = starts(w);
+  const total = ys.length * xs.length;
+  let done = 0;
   const oc = ctx.outputNc;
   const out = new Float32Array(oc * h * w);
   const weight = new Float32Array(h * w);
@@ -142,6 +146,7 @@ async function forwardTiled(chw: Float32Array, c: number, h: number, w: number, 
           for (let ch = 0; ch < oc; ch++) out[ch * h * w + p] += wgt * tileOut[ch * th * tw + y * tw + x];
         }
       }
+      ctx.progress?.(++done, total);
     }
   }
   for (let p = 0; p < h * w; p++) for (let ch = 0; ch < oc; ch++) out[ch * h * w + p] /= weight[p];
