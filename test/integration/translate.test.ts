@@ -6,9 +6,17 @@ import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { Worker } from 'worker_threads';
-import { defineG, loadGenerator, saveNetworkCheckpoint, manualSeed, noGrad, Tensor, GeneratorDisposedError } from '../../src';
-import { decodeImage } from '../../src/data/image_io';
+import { performance } from 'perf_hooks';
+import {
+  defineD, defineG, loadGenerator, saveNetworkCheckpoint, manualSeed, noGrad, Tensor, GeneratorDisposedError, AbortError, ImageFileError,
+  CheckpointError, OptionError, getNumThreads, setNumThreads, train,
+} from '../../src';
+import type { Generator, RawPixels, TranslateOptions } from '../../src';
+import { decodeImage, encodeJpeg, encodePng } from '../../src/data/image_io';
+import type { RawImage8 } from '../../src/data/image';
+import { runTranslateJob, JobOutput } from '../../src/inference/translate_job';
 import { SHARED, REPO_ROOT } from '../helpers/paths';
+import { bestLateness } from '../helpers/lateness';
 
 const FACADE = path.join(SHARED, 'datasets/facades/test/1.jpg');
 
@@ -168,3 +176,206 @@ describe('translate API (loadGenerator / Generator.translate)', function () {
     } finally { g.dispose(); fs.rmSync(d, { recursive: true, force: true }); }
   });
 });
+
+// Issue 16: embedding that never stalls the host app.
+describe('translate off the caller\'s thread (issue 16)', function () {
+  this.timeout(600000);
+  const dir = tmpdir();
+  let threadsBefore = 0;
+  before(() => {
+    // One intra-op thread: the forward then takes one core of a 2-core machine and the lateness measured
+    // below is about this package's JS-thread work, not about libtorch starving the process's other threads.
+    threadsBefore = getNumThreads();
+    setNumThreads(1);
+    saveG(dir, { netG: 'resnet_6blocks', ngf: 4, norm: 'instance' });
+  });
+  after(() => { setNumThreads(threadsBefore); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  function noise(width: number, height: number): RawImage8 {
+    const data = new Uint8Array(width * height * 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    return { data, width, height, channels: 3, bitDepth: 8 };
+  }
+
+  /** The same pipeline on the calling thread, through the generator's network there: what translate gave before issue 16. */
+  function inThread(g: Generator, input: Uint8Array, options: { tile?: { size: number; overlap?: number }; output?: 'png' | 'jpeg' }): Promise<JobOutput> {
+    return runTranslateJob(input, options, {
+      inputNc: g.inputChannels, outputNc: g.outputChannels, multiple: g.multiple, maxImagePixels: 50e6, mode: g.mode,
+      forward: async (data, shape) => {
+        const x = Tensor.fromFloat32Array(data, shape);
+        const y = await g.network.forwardAsync(x);
+        x.dispose();
+        try { return y.toFloat32Array(); } finally { y.dispose(); }
+      },
+      checkCancelled: () => undefined, note: () => undefined,
+    });
+  }
+
+  /**
+   * Encodes big noise images in a throw-away worker thread and reads them back as Buffers: encoding them here
+   * would leave hundreds of MB of garbage on this thread's heap, whose collection during the measurement
+   * below would be the test's own stall.
+   */
+  async function bigInputs(): Promise<{ png: Buffer; jpeg: Buffer }> {
+    const script = `
+      const { workerData, parentPort } = require('worker_threads');
+      const fs = require('fs');
+      const { encodePng, encodeJpeg } = require(workerData.io);
+      const noise = (width, height) => {
+        const data = new Uint8Array(width * height * 3);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+        return { data, width, height, channels: 3, bitDepth: 8 };
+      };
+      fs.writeFileSync(workerData.png, encodePng(noise(2048, 2048)));
+      fs.writeFileSync(workerData.jpeg, encodeJpeg(noise(3000, 2000), 90));
+      parentPort.postMessage('done');`;
+    const files = { png: path.join(dir, 'in.png'), jpeg: path.join(dir, 'in.jpg'), io: path.join(REPO_ROOT, 'dist/src/data/image_io.js') };
+    const w = new Worker(script, { eval: true, workerData: files });
+    await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    await w.terminate();
+    return { png: fs.readFileSync(files.png), jpeg: fs.readFileSync(files.jpeg) };
+  }
+
+  it('a 10 ms timer stays < 20 ms late while translating a 2048x2048 PNG and a tiled 3000x2000 JPEG', async () => {
+    const { png, jpeg } = await bigInputs();
+    const g = await loadGenerator(dir);
+    try {
+      await g.translate(pngOf(64, 64)); // worker warm-up
+      const rss0 = process.memoryUsage().rss;
+      let peak = rss0;
+      const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
+      // Best of up to 5: other jobs on a shared machine deschedule this process for tens of ms at random
+      // moments, but not in every run, while work on this thread (378 ms before issue 16) shows in every run.
+      const a = await bestLateness(5, 20, () => g.translate(png));
+      const b = await bestLateness(5, 20, () => g.translate(jpeg, { tile: { size: 512 } }));
+      clearInterval(sampler);
+      console.log(`      lateness ${a.all.join('/')} ms over a ${a.elapsedMs.toFixed(0)} ms 2048² PNG translate; ` +
+        `${b.all.join('/')} ms over a ${b.elapsedMs.toFixed(0)} ms tiled 3000x2000 JPEG; peak RSS ${(peak / 1e6).toFixed(0)} MB (${(rss0 / 1e6).toFixed(0)} MB before)`);
+      assert.ok(a.ticks > 20 && b.ticks > 20, 'the translates should be long enough to measure');
+      assert.ok(a.worst < 20, `timer lateness ${a.all.join('/')} ms during the PNG translate`);
+      assert.ok(b.worst < 20, `timer lateness ${b.all.join('/')} ms during the tiled JPEG translate`);
+      assert.deepStrictEqual([decodeImage(a.result, { name: 'a' }).width, decodeImage(b.result, { name: 'b' }).height], [2048, 2000]);
+    } finally { await g.dispose(); }
+  });
+
+  it('gives the same bytes as the same pipeline run on the calling thread (whole, tiled, PNG and JPEG)', async () => {
+    const g = await loadGenerator(dir);
+    try {
+      const png = encodePng(noise(301, 203));
+      const jpeg = encodeJpeg(noise(600, 400), 90);
+      const cases: Array<[Uint8Array, { tile?: { size: number; overlap?: number }; output?: 'png' | 'jpeg' }]> = [
+        [png, {}], [jpeg, { tile: { size: 256, overlap: 24 } }], [png, { output: 'jpeg' }],
+      ];
+      for (const [input, options] of cases) {
+        const want = await inThread(g, input, options);
+        const got = await g.translate(input, options);
+        assert.ok('encoded' in want);
+        assert.ok(Buffer.from(want.encoded).equals(got), `bytes differ for ${JSON.stringify(options)}`);
+      }
+    } finally { await g.dispose(); }
+  });
+
+  it('several generators called at once keep at least one caller\'s throughput (forwards never oversubscribe)', async () => {
+    const gens = await Promise.all([0, 1, 2].map(() => loadGenerator(dir)));
+    try {
+      const input = { data: noise(384, 384).data, width: 384, height: 384, channels: 3 as const };
+      await Promise.all(gens.map((g) => g.translate(input, { output: 'raw' })));
+      const n = 6;
+      const timeIt = async (fn: () => Promise<unknown>) => { const t = performance.now(); await fn(); return performance.now() - t; };
+      // Alternate the two orders and keep each one's best: load from other jobs on the machine hits both alike.
+      let single = Infinity, concurrent = Infinity;
+      for (let round = 0; round < 2; round++) {
+        single = Math.min(single, await timeIt(async () => { for (let i = 0; i < n; i++) await gens[0].translate(input, { output: 'raw' }); }));
+        concurrent = Math.min(concurrent, await timeIt(() => Promise.all(Array.from({ length: n }, (_, i) => gens[i % 3].translate(input, { output: 'raw' })))));
+      }
+      console.log(`      ${n} translates: one caller ${single.toFixed(0)} ms, three generators at once ${concurrent.toFixed(0)} ms`);
+      // At least one caller's throughput; 15% slack for timing noise on a shared machine.
+      assert.ok(concurrent < single * 1.15, `three generators took ${concurrent.toFixed(0)} ms for what one did in ${single.toFixed(0)} ms`);
+    } finally { await Promise.all(gens.map((g) => g.dispose())); }
+  });
+
+  it('an AbortSignal drops queued calls and the remaining tiles of a running one, rejecting with AbortError', async () => {
+    const g = await loadGenerator(dir);
+    try {
+      const big = { data: noise(1024, 1024).data, width: 1024, height: 1024, channels: 3 as const };
+      const small = { data: noise(32, 32).data, width: 32, height: 32, channels: 3 as const };
+      const ac = new AbortController();
+      let tilesDone = 0, tilesTotal = 0;
+      const running = g.translate(big, {
+        output: 'raw', tile: { size: 128, overlap: 0 }, signal: ac.signal,
+        onProgress: (done, total) => { tilesDone = done; tilesTotal = total; if (done === 1) ac.abort(new Error('user left')); },
+      });
+      const queued = g.translate(small, { output: 'raw', signal: ac.signal });
+      const after = g.translate(small, { output: 'raw' });
+      for (const p of [running, queued]) {
+        await assert.rejects(p, (e: Error) => e instanceof AbortError && e.name === 'AbortError' && (e as AbortError).code === 'ERR_IMG2IMG_ABORTED' &&
+          (e.cause as Error).message === 'user left');
+      }
+      const r = await after; // the generator goes on with the next call
+      assert.strictEqual(r.width, 32);
+      assert.strictEqual(tilesTotal, 64);
+      assert.ok(tilesDone <= 3, `${tilesDone} of ${tilesTotal} tiles ran after the abort`);
+      await assert.rejects(g.translate(small, { signal: AbortSignal.abort() }), AbortError);
+    } finally { await g.dispose(); }
+  });
+
+  it('types follow `output`, also with options in a variable', async () => {
+    const g = await loadGenerator(dir);
+    try {
+      const input = { data: noise(16, 16).data, width: 16, height: 16, channels: 3 as const };
+      const rawOpts: TranslateOptions<'raw'> = { output: 'raw' };
+      const raw: RawPixels = await g.translate(input, rawOpts);
+      const anyOpts: TranslateOptions = { output: 'raw' };
+      const either = await g.translate(input, anyOpts);
+      // @ts-expect-error an output chosen at run time may be raw pixels: not assignable to Buffer without a check
+      const notBuffer: Buffer = either;
+      const png: Buffer = await g.translate(input);
+      const jpeg: Buffer = await g.translate(input, { output: 'jpeg' });
+      assert.ok(!Buffer.isBuffer(raw) && !Buffer.isBuffer(notBuffer) && Buffer.isBuffer(png) && Buffer.isBuffer(jpeg));
+    } finally { await g.dispose(); }
+  });
+
+  it('errors are exported classes with stable codes; loadGenerator names the file to pass for a discriminator or a training state', async () => {
+    const d = tmpdir();
+    try {
+      const g = await loadGenerator(dir);
+      try {
+        await assert.rejects(g.translate(Buffer.from('not an image')), (e: Error) => e instanceof ImageFileError && (e as ImageFileError).code === 'ERR_IMG2IMG_BAD_IMAGE');
+      } finally { await g.dispose(); }
+      saveG(d, { netG: 'resnet_6blocks', ngf: 4, norm: 'instance' });
+      manualSeed(3);
+      const netD = defineD({ netD: 'basic', inputNc: 6, ndf: 4, norm: 'batch' });
+      saveNetworkCheckpoint(netD, path.join(d, 'latest_net_D.pth'));
+      // The same discriminator without its description: recognised from its keys.
+      fs.copyFileSync(path.join(d, 'latest_net_D.pth'), path.join(d, 'bare_net_D.pth'));
+      fs.copyFileSync(path.join(d, 'latest_net_G.pth'), path.join(d, 'bare_net_G.pth'));
+      netD.dispose();
+      const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const passG = (file: string) => new RegExp(`pass ${escape(path.join(d, file))} \\(or the run folder\\) instead`);
+      await assert.rejects(loadGenerator(path.join(d, 'latest_net_D.pth')), (e: Error) => {
+        assert.ok(e instanceof CheckpointError && (e as CheckpointError).code === 'ERR_IMG2IMG_CHECKPOINT', String(e));
+        assert.match(e.message, /^Expected a generator checkpoint for loadGenerator but received the discriminator checkpoint \S+latest_net_D\.pth \(a basic discriminator\)/);
+        assert.match(e.message, passG('latest_net_G.pth'));
+        return true;
+      });
+      await assert.rejects(loadGenerator(path.join(d, 'bare_net_D.pth')), (e: Error) => /basic discriminator, batch norm, ndf 4, 6 input channels/.test(e.message) && passG('bare_net_G.pth').test(e.message));
+      // A real training-state file: written by a tiny pix2pix run's save.
+      const state = await tinyTrainingState(d);
+      await assert.rejects(loadGenerator(state), (e: Error) => e instanceof CheckpointError &&
+        /^Expected a generator checkpoint for loadGenerator but received the training state \S+latest_state\.safetensors/.test(e.message) &&
+        /--continue_train/.test(e.message) && /pass \S+latest_net_G\.pth/.test(e.message));
+      await assert.rejects(loadGenerator(dir, { mode: 'test' as never }), (e: Error) => e instanceof OptionError && (e as OptionError).code === 'ERR_IMG2IMG_OPTION');
+    } finally { fs.rmSync(d, { recursive: true, force: true }); }
+  });
+});
+
+/** Runs one tiny pix2pix iteration (8x8 crops, ngf 4) into `dir`/state_run and returns its latest_state.safetensors. */
+async function tinyTrainingState(dir: string): Promise<string> {
+  await train(['--dataroot', path.join(SHARED, 'datasets/facades'), '--name', 'state_run', '--checkpoints_dir', dir, '--model', 'pix2pix',
+    '--netG', 'unet_128', '--ngf', '4', '--ndf', '4', '--load_size', '128', '--crop_size', '128', '--max_dataset_size', '1',
+    '--n_epochs', '1', '--n_epochs_decay', '0', '--num_threads', '0', '--device', 'cpu', '--seed', '1', '--print_freq', '1', '--display_freq', '1000', '--no_html'],
+  { log: () => undefined });
+  const file = path.join(dir, 'state_run', 'latest_state.safetensors');
+  assert.ok(fs.existsSync(file), 'the run saved its training state');
+  return file;
+}
