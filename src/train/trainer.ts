@@ -20,6 +20,8 @@ import { formatLrChange } from '../util/schedulers';
 import { loadTrainingState, readTrainingStateMeta, saveTrainingState, statePath, TrainingCounters } from './training_state';
 import { Visualizer } from './visualizer';
 import { quickCheckDataset } from '../tools/check_data';
+import { applyCheckpointDescription } from '../inference/self_describing';
+import { shellSplit } from '../options/shell_split';
 
 export interface IterationInfo {
   epoch: number;
@@ -64,6 +66,11 @@ export interface TrainResult {
   /** Seconds spent waiting for data, and in total. */
   dataSeconds: number;
   seconds: number;
+}
+
+/** The networks whose checkpoints describe the architecture options of a resumed run (one of each kind). */
+function continuedNetworks(opt: Options): string[] {
+  return opt.model === 'cycle_gan' ? ['G_A', 'D_A'] : opt.model === 'pix2pix' ? ['G', 'D'] : ['G'];
 }
 
 const NAN_ADVICE = 'the last saved checkpoint is kept unchanged; lower --lr or use --nan_policy skip';
@@ -125,11 +132,15 @@ function isOptions(v: unknown): v is Options {
  * options. Resolves when the last epoch ends or a stop was requested.
  */
 export async function train(options: Options | string | readonly string[], callbacks: TrainCallbacks = {},
-  extra: { parser?: OptionParser; stop?: StopSignal } = {}): Promise<TrainResult> {
+  extra: { parser?: OptionParser; stop?: StopSignal; argv?: readonly string[] } = {}): Promise<TrainResult> {
   let opt: Options;
   let parser = extra.parser;
+  let argv = extra.argv ?? [];
   if (isOptions(options)) opt = options;
-  else { const p = parseOptionsWithParser(options as string[], { isTrain: true }); opt = p.opt; parser = p.parser; }
+  else {
+    argv = typeof options === 'string' ? shellSplit(options) : options as readonly string[];
+    const p = parseOptionsWithParser(argv, { isTrain: true }); opt = p.opt; parser = p.parser;
+  }
   if (!opt.isTrain) throw new Error('train() needs training options (isTrain)');
   if (!parser) parser = parseOptionsWithParser(['--dataroot', opt.dataroot, '--model', opt.model, '--dataset_mode', opt.dataset_mode], { isTrain: true }).parser;
 
@@ -152,6 +163,8 @@ export async function train(options: Options | string | readonly string[], callb
   log(`device: ${opt.device} (libtorch ${rt.torchVersion}, ${rt.threads} threads${opt.device === 'cpu' && rt.cudaAvailable ? '; CUDA is available: use --device cuda' : ''})`);
   log(`seed: ${opt.seed}`);
   manualSeed(opt.seed);
+  // A resumed run rebuilds the networks its checkpoints describe; flags given on the command line win.
+  if (opt.continue_train) for (const name of continuedNetworks(opt)) for (const note of applyCheckpointDescription(opt, argv, name)) log(note);
   log(formatOptions(opt, parser));
   if (!dist || dist.isMain) saveOptions(opt, parser);
 
