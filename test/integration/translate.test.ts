@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
+import { spawnSync } from 'child_process';
 import { Worker } from 'worker_threads';
 import { performance } from 'perf_hooks';
 import {
@@ -17,6 +18,8 @@ import type { RawImage8 } from '../../src/data/image';
 import { runTranslateJob, JobOutput } from '../../src/inference/translate_job';
 import { SHARED, REPO_ROOT } from '../helpers/paths';
 import { bestLateness } from '../helpers/lateness';
+import { parseServeArgs } from '../../scripts/serve';
+import { createTestParser } from '../../src/options/test_options';
 
 const FACADE = path.join(SHARED, 'datasets/facades/test/1.jpg');
 
@@ -379,3 +382,51 @@ async function tinyTrainingState(dir: string): Promise<string> {
   assert.ok(fs.existsSync(file), 'the run saved its training state');
   return file;
 }
+
+describe('command line (issue 16)', function () {
+  this.timeout(300000);
+  const bin = path.join(REPO_ROOT, 'bin', 'img2img.js');
+  const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, IMG2IMG_THREADS: '1' } });
+
+  it('--version prints the package version', () => {
+    const r = cli('--version');
+    const version = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).version;
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.strictEqual(r.stdout.trim(), `torch-img2img ${version}`);
+  });
+
+  it('a misspelled required flag is named first, with did-you-mean; --use_wandb is refused with what to use', () => {
+    const r = cli('train', '--datroot', 'x', '--name', 'y');
+    assert.strictEqual(r.status, 2);
+    assert.match(r.stderr, /unrecognized arguments: --datroot x \(did you mean --dataroot\?\)/);
+    const w = cli('train', '--dataroot', 'x', '--use_wandb');
+    assert.strictEqual(w.status, 2);
+    assert.match(w.stderr, /Expected --display_port N \(the live training dashboard; wandb is not bundled\) for --use_wandb/);
+  });
+
+  it('serve takes the architecture and device flags of test, with the same defaults and did-you-mean', () => {
+    const a = parseServeArgs(['--checkpoint', 'c.pth', '--netG', 'unet_128', '--ngf=8', '--no_dropout'])!;
+    assert.deepStrictEqual(a.architecture, { netG: 'unet_128', ngf: 8, useDropout: false });
+    assert.strictEqual(a.device, createTestParser({ modelNames: ['test'], datasetModes: ['single'] }).getDefault('device'));
+    assert.deepStrictEqual(parseServeArgs(['--checkpoint', 'c.pth'])!.architecture, {}, 'the checkpoint describes what is not given');
+    assert.throws(() => parseServeArgs(['--checkpoint', 'c.pth', '--netG', 'unet_64']), /Expected one of unet_256, unet_128, resnet_9blocks, resnet_6blocks for --netG/);
+    assert.throws(() => parseServeArgs(['--checkpont', 'c.pth']), /unrecognized arguments: --checkpont c\.pth \(did you mean --checkpoint\?\)/);
+  });
+
+  it('train --continue_train reads the architecture from the checkpoint sidecar; explicit flags win and conflicts are reported', async () => {
+    const d = tmpdir();
+    try {
+      await tinyTrainingState(d);
+      const lines: string[] = [];
+      const base = ['--dataroot', path.join(SHARED, 'datasets/facades'), '--name', 'state_run', '--checkpoints_dir', d, '--model', 'pix2pix',
+        '--load_size', '128', '--crop_size', '128', '--max_dataset_size', '1', '--num_threads', '0', '--device', 'cpu', '--seed', '1',
+        '--display_freq', '1000', '--no_html', '--continue_train', '--epoch_count', '2', '--n_epochs', '2', '--n_epochs_decay', '0'];
+      const r = await train([...base, '--no_dropout'], { log: (l) => lines.push(l) });
+      assert.strictEqual(r.epochs, 1);
+      const notes = lines.join('\n');
+      assert.match(notes, /from latest_net_G\.pth: netG=unet_128, ngf=4/);
+      assert.match(notes, /from latest_net_D\.pth: ndf=4/);
+      assert.match(notes, /--no_dropout true conflicts with latest_net_G\.pth, which was trained with no_dropout=false; using --no_dropout true/);
+    } finally { fs.rmSync(d, { recursive: true, force: true }); }
+  });
+});
