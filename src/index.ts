@@ -26,4 +26,6 @@ export { DownloadError } from './tools/http_download';
 export { ArchiveError } from './tools/archive';
 export { runTest } from './inference/test_runner';
 export { train, StopSignal, NonFiniteLossError } from './train/trainer';  // NonFiniteLossError: ERR_IMG2IMG_NON_FINITE
-export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo } from './train/trainer';
+export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo, TrainExtra } from './train/trainer';
+export { trainInWorker } from './train/train_in_worker';
+export type { WorkerTrainCallbacks, TrainInWorkerOptions } from './train/train_in_worker';

@@ -127,12 +127,21 @@ function isOptions(v: unknown): v is Options {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'dataroot' in (v as object);
 }
 
+export interface TrainExtra {
+  parser?: OptionParser;
+  stop?: StopSignal;
+  /** The command line the options came from, when they were parsed by the caller (tells explicit flags apart). */
+  argv?: readonly string[];
+  /** Aborting stops the run after the current iteration and saves 'latest', as Ctrl-C does. */
+  signal?: AbortSignal;
+}
+
 /**
  * Trains a model as the reference's train.py does. `options` is a command line (string or argv) or parsed
  * options. Resolves when the last epoch ends or a stop was requested.
  */
 export async function train(options: Options | string | readonly string[], callbacks: TrainCallbacks = {},
-  extra: { parser?: OptionParser; stop?: StopSignal; argv?: readonly string[] } = {}): Promise<TrainResult> {
+  extra: TrainExtra = {}): Promise<TrainResult> {
   let opt: Options;
   let parser = extra.parser;
   let argv = extra.argv ?? [];
@@ -186,6 +195,9 @@ export async function train(options: Options | string | readonly string[], callb
   const stale = model.writesFiles ? removeStaleTemporaries(model.saveDir) : [];
   if (stale.length) log(`removed ${stale.length} unfinished save(s) of an interrupted run: ${stale.join(', ')}`);
   const stop = extra.stop ?? new StopSignal();
+  const onAbort = () => { stop.requested ??= 'aborted'; };
+  if (extra.signal?.aborted) onAbort();
+  extra.signal?.addEventListener('abort', onAbort, { once: true });
   const result: TrainResult = { epochs: 0, totalIters: 0, interrupted: false, lastLosses: {}, dataSeconds: 0, seconds: 0 };
   const started = Date.now();
   let failed = false;
@@ -362,6 +374,7 @@ export async function train(options: Options | string | readonly string[], callb
     failed = true;
     throw error;
   } finally {
+    extra.signal?.removeEventListener('abort', onAbort);
     bar?.finish();
     result.seconds = (Date.now() - started) / 1000;
     await loader.close?.();

@@ -6,11 +6,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { spawnSync } from 'child_process';
-import { Worker } from 'worker_threads';
+import { isMainThread, Worker } from 'worker_threads';
 import { performance } from 'perf_hooks';
 import {
   defineD, defineG, loadGenerator, saveNetworkCheckpoint, manualSeed, noGrad, Tensor, GeneratorDisposedError, AbortError, ImageFileError,
-  CheckpointError, OptionError, getNumThreads, setNumThreads, train,
+  CheckpointError, OptionError, getNumThreads, setNumThreads, train, trainInWorker,
 } from '../../src';
 import type { Generator, RawPixels, TranslateOptions } from '../../src';
 import { decodeImage, encodeJpeg, encodePng } from '../../src/data/image_io';
@@ -427,6 +427,51 @@ describe('command line (issue 16)', function () {
       assert.match(notes, /from latest_net_G\.pth: netG=unet_128, ngf=4/);
       assert.match(notes, /from latest_net_D\.pth: ndf=4/);
       assert.match(notes, /--no_dropout true conflicts with latest_net_G\.pth, which was trained with no_dropout=false; using --no_dropout true/);
+    } finally { fs.rmSync(d, { recursive: true, force: true }); }
+  });
+});
+
+describe('programmatic training off the caller\'s thread (issue 16)', function () {
+  this.timeout(600000);
+  const argvFor = (d: string, images: number) => ['--dataroot', path.join(SHARED, 'datasets/facades'), '--name', 'tiny', '--checkpoints_dir', d,
+    '--model', 'pix2pix', '--netG', 'unet_128', '--ngf', '8', '--ndf', '8', '--load_size', '128', '--crop_size', '128',
+    '--max_dataset_size', String(images), '--n_epochs', '1', '--n_epochs_decay', '0', '--num_threads', '0', '--device', 'cpu',
+    '--seed', '1', '--print_freq', '1', '--display_freq', '1', '--no_html', '--threads', '1'];
+
+  it('a 10 ms timer stays < 20 ms late during a tiny pix2pix run; callbacks run on the caller\'s thread', async () => {
+    const d = tmpdir();
+    try {
+      let iterations = 0, visuals = 0, started = 0;
+      const threads = new Set<boolean>();
+      const m = await bestLateness(5, 20, () => trainInWorker(argvFor(d, 6), {
+        onStart: (s) => { started++; threads.add(isMainThread); assert.strictEqual(s.datasetSize, 6); },
+        onIteration: (i) => { iterations++; threads.add(isMainThread); assert.ok(i.losses && Number.isFinite(i.losses.G_GAN)); },
+        onVisuals: (v) => { visuals++; assert.strictEqual(v.visuals.get('fake_B')!.width, 128); },
+        log: () => undefined,
+      }));
+      console.log(`      lateness ${m.all.join('/')} ms over a ${m.elapsedMs.toFixed(0)} ms run of 6 iterations (per run)`);
+      assert.ok(m.worst < 20, `timer lateness ${m.all.join('/')} ms during training`);
+      assert.strictEqual(m.result.totalIters, 6);
+      assert.ok(started >= 1 && iterations >= 6 && visuals >= 6);
+      assert.deepStrictEqual([...threads], [true]);
+      assert.ok(fs.existsSync(path.join(d, 'tiny', 'latest_net_G.pth')));
+    } finally { fs.rmSync(d, { recursive: true, force: true }); }
+  });
+
+  it('an AbortSignal stops after the current iteration and saves latest, as Ctrl-C does', async () => {
+    const d = tmpdir();
+    try {
+      const ac = new AbortController();
+      const lines: string[] = [];
+      const r = await trainInWorker(argvFor(d, 50), { onIteration: (i) => { if (i.totalIters === 2) ac.abort(); }, log: (l) => lines.push(l) }, { signal: ac.signal });
+      assert.strictEqual(r.interrupted, true);
+      assert.ok(r.totalIters < 50, `${r.totalIters} iterations ran`);
+      assert.ok(lines.some((l) => /aborted: saving the latest model/.test(l)), lines.join('\n'));
+      assert.ok(fs.existsSync(path.join(d, 'tiny', 'latest_net_G.pth')) && fs.existsSync(path.join(d, 'tiny', 'latest_state.safetensors')));
+      // In-thread train() takes the same signal.
+      const ac2 = new AbortController();
+      const r2 = await train(argvFor(d, 50), { onIteration: (i) => { if (i.totalIters === 1) ac2.abort(); }, log: () => undefined }, { signal: ac2.signal });
+      assert.strictEqual(r2.interrupted, true);
     } finally { fs.rmSync(d, { recursive: true, force: true }); }
   });
 });

@@ -1,0 +1,67 @@
+// trainInWorker: train() in a worker thread, so the host app's event loop never waits for a training step;
+// callbacks run on the caller's thread, in order, as the worker reports.
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import type { RawImage8 } from '../data/image';
+import { deserializeError } from '../errors';
+import type { Options } from '../options/parse_options';
+import type { EpochInfo, IterationInfo, TrainResult } from './trainer';
+import { StartInfo, TRAIN_WORKER_ROLE, TrainWorkerData, TrainWorkerMessage, TrainWorkerRequest } from './train_worker';
+
+const WORKER_SCRIPT = path.join(__dirname, 'train_worker.js');
+
+/** train()'s callbacks as plain data: the model stays in the worker, visuals arrive as uint8 images. */
+export interface WorkerTrainCallbacks {
+  onStart?(info: StartInfo): void;
+  onIteration?(info: IterationInfo): void;
+  onEpoch?(info: EpochInfo): void;
+  onVisuals?(info: { epoch: number; totalIters: number; visuals: Map<string, RawImage8> }): void;
+  /** Where console lines go (default: stdout). */
+  log?(line: string): void;
+}
+
+export interface TrainInWorkerOptions {
+  /** Aborting stops the run after the current iteration and saves 'latest', as Ctrl-C does; the result has interrupted: true. */
+  signal?: AbortSignal;
+  /** The command line, when `options` were parsed by the caller (tells explicit flags apart for --continue_train). */
+  argv?: readonly string[];
+}
+
+/**
+ * Runs train(options) in a worker thread. Callbacks are called on this thread (a callback that throws is
+ * reported as the run's error after the worker stops).
+ */
+export function trainInWorker(options: Options | string | readonly string[], callbacks: WorkerTrainCallbacks = {},
+  extra: TrainInWorkerOptions = {}): Promise<TrainResult> {
+  const data: TrainWorkerData = { role: TRAIN_WORKER_ROLE, options, argv: extra.argv, visuals: !!callbacks.onVisuals };
+  const worker = new Worker(WORKER_SCRIPT, { workerData: data });
+  const stop = () => worker.postMessage({ type: 'stop' } satisfies TrainWorkerRequest);
+  if (extra.signal?.aborted) stop();
+  extra.signal?.addEventListener('abort', stop, { once: true });
+  return new Promise<TrainResult>((resolve, reject) => {
+    let outcome: { result: TrainResult } | { error: Error } | null = null;
+    let callbackError: Error | null = null;
+    const call = (fn: () => void) => {
+      try { fn(); } catch (e) { if (!callbackError) { callbackError = e as Error; stop(); } }
+    };
+    worker.on('message', (m: TrainWorkerMessage) => {
+      switch (m.type) {
+        case 'start': call(() => callbacks.onStart?.(m.info)); break;
+        case 'iteration': call(() => callbacks.onIteration?.(m.info)); break;
+        case 'epoch': call(() => callbacks.onEpoch?.(m.info)); break;
+        case 'visuals': call(() => callbacks.onVisuals?.({ epoch: m.epoch, totalIters: m.totalIters, visuals: new Map(m.visuals) })); break;
+        case 'log': call(() => (callbacks.log ? callbacks.log(m.line) : process.stdout.write(m.line + '\n'))); break;
+        case 'done': outcome = { result: m.result }; break;
+        case 'failed': outcome = { error: deserializeError(m.error) }; break;
+      }
+    });
+    worker.once('error', (err) => { outcome ??= { error: err }; });
+    worker.once('exit', (code) => {
+      extra.signal?.removeEventListener('abort', stop);
+      if (callbackError) reject(callbackError);
+      else if (!outcome) reject(new Error(`the training worker exited with code ${code} before finishing`));
+      else if ('error' in outcome) reject(outcome.error);
+      else resolve(outcome.result);
+    });
+  });
+}
