@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
+import * as ts from 'typescript';
 import { spawnSync } from 'child_process';
 import { isMainThread, Worker } from 'worker_threads';
 import { performance } from 'perf_hooks';
@@ -472,6 +473,36 @@ describe('programmatic training off the caller\'s thread (issue 16)', function (
       const ac2 = new AbortController();
       const r2 = await train(argvFor(d, 50), { onIteration: (i) => { if (i.totalIters === 1) ac2.abort(); }, log: () => undefined }, { signal: ac2.signal });
       assert.strictEqual(r2.interrupted, true);
+    } finally { fs.rmSync(d, { recursive: true, force: true }); }
+  });
+});
+
+describe('README (issue 16)', function () {
+  this.timeout(300000);
+
+  it('every TypeScript snippet compiles as a CommonJS module against the package typings', () => {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+    assert.ok(snippets.length >= 2, 'README has TypeScript snippets');
+    const d = tmpdir();
+    try {
+      const files = snippets.map((code, i) => {
+        const f = path.join(d, `snippet_${i}.ts`);
+        fs.writeFileSync(f, code);
+        return f;
+      });
+      // The same settings a user's CommonJS project has; 'torch-img2img' resolves to this checkout's typings.
+      const program = ts.createProgram(files, {
+        strict: true, module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, moduleResolution: ts.ModuleResolutionKind.Node10,
+        noEmit: true, skipLibCheck: true, esModuleInterop: true, types: ['node'], typeRoots: [path.join(REPO_ROOT, 'node_modules/@types')],
+        baseUrl: REPO_ROOT, paths: { 'torch-img2img': ['dist/src/index.d.ts'] },
+      });
+      const problems = ts.getPreEmitDiagnostics(program).map((x) =>
+        `${x.file ? path.basename(x.file.fileName) : ''}: ${ts.flattenDiagnosticMessageText(x.messageText, '\n')}`);
+      assert.deepStrictEqual(problems, []);
+      const examples = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).files as string[];
+      assert.ok(examples.includes('examples/'), 'examples/ is shipped');
+      assert.match(readme, /\]\(examples\/server\.ts\)/, 'README links the example');
     } finally { fs.rmSync(d, { recursive: true, force: true }); }
   });
 });
