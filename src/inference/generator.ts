@@ -76,14 +76,18 @@ interface Job {
   reject(e: Error): void;
 }
 
-/** A copy of the caller's bytes that can be transferred (the caller keeps its own). */
-function copyForTransfer(input: TranslateInput): { input: TranslateInput; transfer: ArrayBuffer[] } {
-  if (input instanceof Uint8Array) { const c = new Uint8Array(input); return { input: c, transfer: [c.buffer] }; }
+/**
+ * The input as posted. The caller keeps its bytes, so they are copied; postMessage's serializer copies a view's
+ * whole ArrayBuffer straight into the message (no ArrayBuffer, hence no GC pressure, on this thread), so views
+ * that cover most of theirs go as they are and only small views into big buffers are cut out first.
+ */
+function forPosting(input: TranslateInput): TranslateInput {
+  const trim = (v: Uint8Array | Uint8ClampedArray | Uint16Array) => (v.byteLength * 2 < v.buffer.byteLength ? v.slice() : v);
+  if (input instanceof Uint8Array) return trim(input) as Uint8Array;
   if (input && typeof input === 'object' && 'data' in input && ArrayBuffer.isView(input.data)) {
-    const d = input.data instanceof Uint16Array ? new Uint16Array(input.data) : new Uint8Array(input.data);
-    return { input: { data: d, width: input.width, height: input.height, channels: input.channels }, transfer: [d.buffer] };
+    return { data: trim(input.data), width: input.width, height: input.height, channels: input.channels };
   }
-  return { input, transfer: [] };
+  return input;
 }
 
 /**
@@ -170,10 +174,9 @@ export class Generator {
     if (!job) { this.releaseIfIdle(); return; }
     this.current = job;
     this.worker.ref(); // keep the process alive while a call is out
-    const { input, transfer } = copyForTransfer(job.input);
-    const req: GeneratorRequest = { type: 'translate', id: job.id, input, options: { ...job.options, progress: !!job.onProgress } };
+    const req: GeneratorRequest = { type: 'translate', id: job.id, input: forPosting(job.input), options: { ...job.options, progress: !!job.onProgress } };
     try {
-      this.worker.postMessage(req, transfer);
+      this.worker.postMessage(req);
     } catch (err) {
       this.current = null;
       this.settle(job, err as Error);

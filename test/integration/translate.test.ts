@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import * as ts from 'typescript';
+import type * as TS from 'typescript';
 import { spawnSync } from 'child_process';
 import { isMainThread, Worker } from 'worker_threads';
 import { performance } from 'perf_hooks';
@@ -18,7 +18,7 @@ import { decodeImage, encodeJpeg, encodePng } from '../../src/data/image_io';
 import type { RawImage8 } from '../../src/data/image';
 import { runTranslateJob, JobOutput } from '../../src/inference/translate_job';
 import { SHARED, REPO_ROOT } from '../helpers/paths';
-import { bestLateness } from '../helpers/lateness';
+import { busyMs, Lateness, measureLateness } from '../helpers/lateness';
 import { parseServeArgs } from '../../scripts/serve';
 import { createTestParser } from '../../src/options/test_options';
 
@@ -240,6 +240,19 @@ describe('translate off the caller\'s thread (issue 16)', function () {
     return { png: fs.readFileSync(files.png), jpeg: fs.readFileSync(files.jpeg) };
   }
 
+  it('the lateness measure sees a block of this thread, and not a wait for a core', async () => {
+    const blocked = await measureLateness(async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      // 60 ms of this thread's CPU time (wall-clock time would shrink the block whenever the OS preempts it).
+      const end = busyMs() + 60;
+      while (busyMs() < end) { /* a block of this thread */ }
+      await new Promise((r) => setTimeout(r, 30));
+    });
+    assert.ok(blocked.worstOwn >= 50, `a 60 ms block measured as ${blocked.worstOwn.toFixed(1)} ms`);
+    const idle = await measureLateness(() => new Promise((r) => setTimeout(r, 200)));
+    assert.ok(idle.worstOwn < 5, `an idle wait measured as ${idle.worstOwn.toFixed(1)} ms of own lateness`);
+  });
+
   it('a 10 ms timer stays < 20 ms late while translating a 2048x2048 PNG and a tiled 3000x2000 JPEG', async () => {
     const { png, jpeg } = await bigInputs();
     const g = await loadGenerator(dir);
@@ -248,16 +261,16 @@ describe('translate off the caller\'s thread (issue 16)', function () {
       const rss0 = process.memoryUsage().rss;
       let peak = rss0;
       const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
-      // Best of up to 5: other jobs on a shared machine deschedule this process for tens of ms at random
-      // moments, but not in every run, while work on this thread (378 ms before issue 16) shows in every run.
-      const a = await bestLateness(5, 20, () => g.translate(png));
-      const b = await bestLateness(5, 20, () => g.translate(jpeg, { tile: { size: 512 } }));
+      // worstOwn: the lateness caused by this thread being busy (see test/helpers/lateness.ts); waits of an idle
+      // thread for a core, which other jobs on a shared machine cause, are printed but not held against it.
+      const a = await measureLateness(() => g.translate(png));
+      const b = await measureLateness(() => g.translate(jpeg, { tile: { size: 512 } }));
       clearInterval(sampler);
-      console.log(`      lateness ${a.all.join('/')} ms over a ${a.elapsedMs.toFixed(0)} ms 2048² PNG translate; ` +
-        `${b.all.join('/')} ms over a ${b.elapsedMs.toFixed(0)} ms tiled 3000x2000 JPEG; peak RSS ${(peak / 1e6).toFixed(0)} MB (${(rss0 / 1e6).toFixed(0)} MB before)`);
+      const show = (m: Lateness<unknown>) => `${m.worstOwn.toFixed(1)} ms late from this thread's work (${m.worst.toFixed(1)} ms with waits for a core, ${m.activeMs.toFixed(0)} ms busy in all) over ${m.elapsedMs.toFixed(0)} ms`;
+      console.log(`      2048² PNG: ${show(a)}; tiled 3000x2000 JPEG: ${show(b)}; peak RSS ${(peak / 1e6).toFixed(0)} MB (${(rss0 / 1e6).toFixed(0)} MB before)`);
       assert.ok(a.ticks > 20 && b.ticks > 20, 'the translates should be long enough to measure');
-      assert.ok(a.worst < 20, `timer lateness ${a.all.join('/')} ms during the PNG translate`);
-      assert.ok(b.worst < 20, `timer lateness ${b.all.join('/')} ms during the tiled JPEG translate`);
+      assert.ok(a.worstOwn < 20, `PNG translate: ${show(a)}`);
+      assert.ok(b.worstOwn < 20, `tiled JPEG translate: ${show(b)}`);
       assert.deepStrictEqual([decodeImage(a.result, { name: 'a' }).width, decodeImage(b.result, { name: 'b' }).height], [2048, 2000]);
     } finally { await g.dispose(); }
   });
@@ -444,14 +457,15 @@ describe('programmatic training off the caller\'s thread (issue 16)', function (
     try {
       let iterations = 0, visuals = 0, started = 0;
       const threads = new Set<boolean>();
-      const m = await bestLateness(5, 20, () => trainInWorker(argvFor(d, 6), {
+      const m = await measureLateness(() => trainInWorker(argvFor(d, 6), {
         onStart: (s) => { started++; threads.add(isMainThread); assert.strictEqual(s.datasetSize, 6); },
         onIteration: (i) => { iterations++; threads.add(isMainThread); assert.ok(i.losses && Number.isFinite(i.losses.G_GAN)); },
         onVisuals: (v) => { visuals++; assert.strictEqual(v.visuals.get('fake_B')!.width, 128); },
         log: () => undefined,
       }));
-      console.log(`      lateness ${m.all.join('/')} ms over a ${m.elapsedMs.toFixed(0)} ms run of 6 iterations (per run)`);
-      assert.ok(m.worst < 20, `timer lateness ${m.all.join('/')} ms during training`);
+      const show = `${m.worstOwn.toFixed(1)} ms late from this thread's work (${m.worst.toFixed(1)} ms with waits for a core) over a ${m.elapsedMs.toFixed(0)} ms run of 6 iterations`;
+      console.log(`      ${show}`);
+      assert.ok(m.worstOwn < 20, show);
       assert.strictEqual(m.result.totalIters, 6);
       assert.ok(started >= 1 && iterations >= 6 && visuals >= 6);
       assert.deepStrictEqual([...threads], [true]);
@@ -481,6 +495,8 @@ describe('README (issue 16)', function () {
   this.timeout(300000);
 
   it('every TypeScript snippet compiles as a CommonJS module against the package typings', () => {
+    // Loaded here, not at the top: the compiler's heap would otherwise sit on this thread during the lateness tests.
+    const ts = require('typescript') as typeof TS; // eslint-disable-line @typescript-eslint/no-require-imports
     const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
     const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
     assert.ok(snippets.length >= 2, 'README has TypeScript snippets');
