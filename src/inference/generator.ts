@@ -3,6 +3,7 @@
 //   const png = await g.translate('photo.jpg');                   // path, encoded Buffer, or raw pixels
 // Every step of a translation (decode, conversion, normalization, padding/tiling, forward, encode) runs in the
 // generator's own worker thread; the caller's thread only posts the input and receives the result.
+import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { Device, GeneratorArch, Norm } from '../architectures';
@@ -253,6 +254,9 @@ export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOpt
     role: GENERATOR_WORKER_ROLE, file, architecture, device: options.device ?? '', mode,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, threads: getNumThreads(), gate: FORWARD_GATE,
   };
+  if (!fs.existsSync(WORKER_SCRIPT)) {
+    throw new Error(`generator worker script ${WORKER_SCRIPT} not found: generators run from compiled JavaScript; build it with "npx tsc -p ."`);
+  }
   const worker = new Worker(WORKER_SCRIPT, { workerData: data });
   const ready = await new Promise<Extract<GeneratorReply, { type: 'ready' }>>((resolve, reject) => {
     const onExit = (code: number) => reject(new Error(`generator worker for ${file} exited with code ${code} while loading`));

@@ -1,5 +1,6 @@
 // trainInWorker: train() in a worker thread, so the host app's event loop never waits for a training step;
 // callbacks run on the caller's thread, in order, as the worker reports.
+import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { RawImage8 } from '../data/image';
@@ -34,6 +35,9 @@ export interface TrainInWorkerOptions {
 export function trainInWorker(options: Options | string | readonly string[], callbacks: WorkerTrainCallbacks = {},
   extra: TrainInWorkerOptions = {}): Promise<TrainResult> {
   const data: TrainWorkerData = { role: TRAIN_WORKER_ROLE, options, argv: extra.argv, visuals: !!callbacks.onVisuals };
+  if (!fs.existsSync(WORKER_SCRIPT)) {
+    return Promise.reject(new Error(`training worker script ${WORKER_SCRIPT} not found: it runs from compiled JavaScript; build it with "npx tsc -p ."`));
+  }
   const worker = new Worker(WORKER_SCRIPT, { workerData: data });
   const stop = () => worker.postMessage({ type: 'stop' } satisfies TrainWorkerRequest);
   if (extra.signal?.aborted) stop();
