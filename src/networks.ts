@@ -2,6 +2,7 @@
 import type { NativeNetwork } from '../binding';
 import { native } from './native';
 import { resolveDevice } from './runtime';
+import { OptionError } from './options/option_errors';
 import { DType, noGrad, Tensor } from './tensor';
 import { describeStateDictGuess, guessArchitecture } from './checkpoint/architecture_guess';
 
@@ -39,7 +40,7 @@ export interface RawTensorLike { dtype: DType; shape: number[]; data: Uint8Array
 export type StateDictSource = Map<string, Tensor | RawTensorLike> | Record<string, Tensor | RawTensorLike>;
 
 function expected(what: string, option: string, value: unknown): Error {
-  return new Error(`Expected ${what} for ${option} but received ${JSON.stringify(value)}`);
+  return new OptionError(`Expected ${what} for ${option} but received ${JSON.stringify(value)}`, option);
 }
 function checkInt(v: number, option: string, min = 1): number {
   if (!Number.isInteger(v) || v < min) throw expected(`an integer >= ${min}`, option, v);

@@ -5,6 +5,8 @@ import { decodeImage, encodeJpeg, encodePng, readImageFile, toGray8, toRGB8 } fr
 import type { RawImage } from '../data/image';
 import { toNormalizedTensor, tensorToImage } from '../data/transforms';
 import { cropCHW, reflectPadCHW, roundUp } from './padding';
+import { ImageFileError } from '../data/image_errors';
+import { OptionError } from '../options/option_errors';
 
 /** Raw interleaved pixels (HWC). 16-bit data (Uint16Array) is scaled by its bit depth. */
 export interface RawPixels {
@@ -52,10 +54,8 @@ export interface JobContext {
 export type JobOutput = { encoded: Uint8Array } | { raw: { data: Uint8Array; width: number; height: number; channels: 1 | 3 } };
 
 export async function runTranslateJob(input: TranslateInput, options: JobOptions, ctx: JobContext): Promise<JobOutput> {
-  const img = toInputImage(input, ctx);
   const c = ctx.inputNc;
-  const { width: w, height: h } = img;
-  const chw = toNormalizedTensor(c === 1 ? toGray8(img) : toRGB8(img));
+  const { chw, w, h } = normalizedInput(input, ctx);
   const mode = options.mode ?? ctx.mode;
   const oc = ctx.outputNc;
   if (oc !== 1 && oc !== 3) throw new Error(`generator has ${oc} output channels; only 1 or 3 can be saved as an image (use forwardAsync on the network)`);
@@ -65,7 +65,20 @@ export async function runTranslateJob(input: TranslateInput, options: JobOptions
   if (fmt === 'raw') return { raw: { data: out.data, width: w, height: h, channels: out.channels as 1 | 3 } };
   if (fmt === 'jpeg') return { encoded: encodeJpeg(out, options.quality ?? 90) };
   if (fmt === 'png') return { encoded: encodePng(out) };
-  throw new Error(`Expected 'png', 'jpeg' or 'raw' for output but received '${String(fmt)}'`);
+  throw new OptionError(`Expected 'png', 'jpeg' or 'raw' for output but received '${String(fmt)}'`, 'output');
+}
+
+/** A raw-pixels input that does not add up: a bad image like a corrupt file (ERR_IMG2IMG_BAD_IMAGE). */
+function badRaw(message: string): ImageFileError {
+  const e = new ImageFileError('raw pixels', '');
+  e.message = message;
+  return e;
+}
+
+/** The input as CHW floats in [-1, 1]; a function of its own so the decoded image is garbage before the forwards. */
+function normalizedInput(input: TranslateInput, ctx: JobContext): { chw: Float32Array; w: number; h: number } {
+  const img = toInputImage(input, ctx);
+  return { chw: toNormalizedTensor(ctx.inputNc === 1 ? toGray8(img) : toRGB8(img)), w: img.width, h: img.height };
 }
 
 function toInputImage(input: TranslateInput, ctx: JobContext): RawImage {
@@ -76,12 +89,12 @@ function toInputImage(input: TranslateInput, ctx: JobContext): RawImage {
   } else if (input && typeof input === 'object' && 'data' in input) {
     const { width, height, channels } = input;
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-      throw new Error(`Expected positive integer width and height for raw pixels but received ${width}x${height}`);
+      throw badRaw(`Expected positive integer width and height for raw pixels but received ${width}x${height}`);
     }
-    if (![1, 2, 3, 4].includes(channels)) throw new Error(`Expected 1, 2, 3 or 4 for raw pixels channels but received ${channels}`);
-    if (width * height > ctx.maxImagePixels) throw new Error(`raw image ${width}x${height} is over the limit of ${ctx.maxImagePixels} pixels`);
+    if (![1, 2, 3, 4].includes(channels)) throw badRaw(`Expected 1, 2, 3 or 4 for raw pixels channels but received ${channels}`);
+    if (width * height > ctx.maxImagePixels) throw badRaw(`raw image ${width}x${height} is over the limit of ${ctx.maxImagePixels} pixels`);
     if (input.data.length !== width * height * channels) {
-      throw new Error(`Expected ${width * height * channels} values for ${width}x${height}x${channels} raw pixels but received ${input.data.length}`);
+      throw badRaw(`Expected ${width * height * channels} values for ${width}x${height}x${channels} raw pixels but received ${input.data.length}`);
     }
     const wide = input.data instanceof Uint16Array;
     img = { data: wide ? input.data as Uint16Array : new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.length), width, height, channels, bitDepth: wide ? 16 : 8 };
