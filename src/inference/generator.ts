@@ -114,7 +114,10 @@ export class Generator {
     worker.unref(); // an idle generator never keeps the process alive
     worker.on('message', (m: GeneratorReply) => this.onReply(m));
     worker.on('error', (err) => this.stop(new GeneratorDisposedError(`generator worker of ${checkpoint} crashed: ${err.message}`)));
-    worker.on('exit', (code) => this.stop(new GeneratorDisposedError(`generator worker of ${checkpoint} exited with code ${code}`)));
+    worker.on('exit', (code) => {
+      this.stop(new GeneratorDisposedError(`generator worker of ${checkpoint} exited with code ${code}`));
+      this.releaseDone(); // dispose() resolves once the worker (and its network) are gone
+    });
   }
 
   get inputChannels(): number { return this.description.inputNc; }
@@ -218,11 +221,10 @@ export class Generator {
 
   private releaseIfIdle(): void {
     if (!this.disposed || this.current || this.queue.length) return;
-    if (!this.dead) {
-      this.dead = new GeneratorDisposedError();
-      this.worker.postMessage({ type: 'dispose' } satisfies GeneratorRequest);
-    }
-    this.releaseDone();
+    if (this.dead) return;
+    this.dead = new GeneratorDisposedError();
+    this.worker.ref(); // until it has exited, so that awaiting dispose() always resolves
+    this.worker.postMessage({ type: 'dispose' } satisfies GeneratorRequest);
   }
 
   /** The worker is gone: everything still pending fails with `err`. */
@@ -234,7 +236,6 @@ export class Generator {
     this.current = null;
     this.queue.length = 0;
     for (const job of pending) this.settle(job, err);
-    this.releaseDone();
   }
 }
 

@@ -77,7 +77,7 @@ function serve(data: GeneratorWorkerData): void {
     running.add(id);
     try {
       const output = await runTranslateJob(input, options, {
-        inputNc: description.inputNc, outputNc: description.outputNc ?? 3, multiple, maxImagePixels: data.maxImagePixels, mode: data.mode,
+        inputNc: description.inputNc, outputNc: description.outputNc ?? 3, multiple, arch: description.arch, maxImagePixels: data.maxImagePixels, mode: data.mode,
         forward: (x, shape, mode) => withGate(data.gate, () => {
           if (cancelled.has(id)) throw new AbortError('translate was aborted');
           return forward(network, device, mode, x, shape);

@@ -4,7 +4,7 @@
 import { decodeImage, encodeJpeg, encodePng, readImageFile, toGray8, toRGB8 } from '../data/image_io';
 import type { RawImage } from '../data/image';
 import { toNormalizedTensor, tensorToImage } from '../data/transforms';
-import { cropCHW, reflectPadCHW, roundUp } from './padding';
+import { cropCHW, paddedSize, reflectPadCHW, roundUp } from './padding';
 import { ImageFileError } from '../data/image_errors';
 import { OptionError } from '../options/option_errors';
 
@@ -39,6 +39,8 @@ export interface JobContext {
   outputNc: number;
   /** The size multiple of the generator's input. */
   multiple: number;
+  /** The generator's architecture (sets the padded size with the multiple). */
+  arch: string;
   maxImagePixels: number;
   mode: 'eval' | 'train';
   /** One forward of a [1, c, h, w] float32 input, resolving with the output's values. */
@@ -108,7 +110,7 @@ function toInputImage(input: TranslateInput, ctx: JobContext): RawImage {
 
 /** One forward of a whole image, reflect-padded to the size multiple and cropped back. */
 async function forwardPadded(chw: Float32Array, c: number, h: number, w: number, mode: 'eval' | 'train', ctx: JobContext): Promise<Float32Array> {
-  const h2 = roundUp(h, ctx.multiple), w2 = roundUp(w, ctx.multiple);
+  const h2 = paddedSize(h, ctx.arch), w2 = paddedSize(w, ctx.arch);
   const padded = reflectPadCHW(chw, c, h, w, h2, w2);
   ctx.checkCancelled();
   const y = await ctx.forward(padded, [1, c, h2, w2], mode);

@@ -83,6 +83,16 @@ describe('translate API (loadGenerator / Generator.translate)', function () {
     } finally { g.dispose(); }
   });
 
+  it('a ResNet takes inputs down to 1x1 (padded to its 8-pixel minimum)', async () => {
+    const g = await loadGenerator(resnetFile);
+    try {
+      for (const [w, h] of [[1, 1], [2, 3], [7, 9]]) {
+        const r = await g.translate({ data: new Uint8Array(w * h * 3).fill(90), width: w, height: h, channels: 3 }, { output: 'raw' });
+        assert.deepStrictEqual([r.width, r.height], [w, h]);
+      }
+    } finally { await g.dispose(); }
+  });
+
   it('pads to unet_128 multiples (128) and crops back; too-small inputs work too', async () => {
     const d = tmpdir();
     saveG(d, { netG: 'unet_128', ngf: 8, norm: 'batch' });
@@ -204,7 +214,7 @@ describe('translate off the caller\'s thread (issue 16)', function () {
   /** The same pipeline on the calling thread, through the generator's network there: what translate gave before issue 16. */
   function inThread(g: Generator, input: Uint8Array, options: { tile?: { size: number; overlap?: number }; output?: 'png' | 'jpeg' }): Promise<JobOutput> {
     return runTranslateJob(input, options, {
-      inputNc: g.inputChannels, outputNc: g.outputChannels, multiple: g.multiple, maxImagePixels: 50e6, mode: g.mode,
+      inputNc: g.inputChannels, outputNc: g.outputChannels, multiple: g.multiple, arch: g.description.arch, maxImagePixels: 50e6, mode: g.mode,
       forward: async (data, shape) => {
         const x = Tensor.fromFloat32Array(data, shape);
         const y = await g.network.forwardAsync(x);
