@@ -106,6 +106,7 @@ export class Generator {
   private localNetwork: Network | null = null;
   private released: Promise<void> | null = null;
   private releaseDone: () => void = () => undefined;
+  private exited = false;
 
   /** Use loadGenerator(). */
   constructor(private readonly worker: Worker, readonly description: NetworkDescription, readonly device: string,
@@ -115,6 +116,7 @@ export class Generator {
     worker.on('message', (m: GeneratorReply) => this.onReply(m));
     worker.on('error', (err) => this.stop(new GeneratorDisposedError(`generator worker of ${checkpoint} crashed: ${err.message}`)));
     worker.on('exit', (code) => {
+      this.exited = true;
       this.stop(new GeneratorDisposedError(`generator worker of ${checkpoint} exited with code ${code}`));
       this.releaseDone(); // dispose() resolves once the worker (and its network) are gone
     });
@@ -164,7 +166,7 @@ export class Generator {
   dispose(): Promise<void> {
     if (!this.released) {
       this.disposed = true;
-      this.released = new Promise((r) => { this.releaseDone = r; });
+      this.released = this.exited ? Promise.resolve() : new Promise((r) => { this.releaseDone = r; });
       this.localNetwork?.dispose();
       this.localNetwork = null;
       this.releaseIfIdle();
