@@ -11,7 +11,7 @@ import { StartInfo, TRAIN_WORKER_ROLE, TrainWorkerData, TrainWorkerMessage, Trai
 
 const WORKER_SCRIPT = path.join(__dirname, 'train_worker.js');
 
-/** train()'s callbacks as plain data: the model stays in the worker, visuals arrive as uint8 images. */
+/** train()'s callbacks as plain data: the model stays in the worker, visuals arrive as uint8 images; training does not wait for them. */
 export interface WorkerTrainCallbacks {
   onStart?(info: StartInfo): void;
   onIteration?(info: IterationInfo): void;
@@ -43,8 +43,16 @@ export function trainInWorker(options: Options | string | readonly string[], cal
   if (extra.signal?.aborted) stop();
   extra.signal?.addEventListener('abort', stop, { once: true });
   return new Promise<TrainResult>((resolve, reject) => {
-    let outcome: { result: TrainResult } | { error: Error } | null = null;
     let callbackError: Error | null = null;
+    let settled = false;
+    const finish = (err: Error | null, result?: TrainResult) => {
+      if (settled) return;
+      settled = true;
+      extra.signal?.removeEventListener('abort', stop);
+      void worker.terminate(); // the run is over (saved or failed): nothing the worker still holds is needed
+      if (callbackError ?? err) reject(callbackError ?? err);
+      else resolve(result!);
+    };
     const call = (fn: () => void) => {
       try { fn(); } catch (e) { if (!callbackError) { callbackError = e as Error; stop(); } }
     };
@@ -55,17 +63,11 @@ export function trainInWorker(options: Options | string | readonly string[], cal
         case 'epoch': call(() => callbacks.onEpoch?.(m.info)); break;
         case 'visuals': call(() => callbacks.onVisuals?.({ epoch: m.epoch, totalIters: m.totalIters, visuals: new Map(m.visuals) })); break;
         case 'log': call(() => (callbacks.log ? callbacks.log(m.line) : process.stdout.write(m.line + '\n'))); break;
-        case 'done': outcome = { result: m.result }; break;
-        case 'failed': outcome = { error: deserializeError(m.error) }; break;
+        case 'done': finish(null, m.result); break;
+        case 'failed': finish(deserializeError(m.error)); break;
       }
     });
-    worker.once('error', (err) => { outcome ??= { error: err }; });
-    worker.once('exit', (code) => {
-      extra.signal?.removeEventListener('abort', stop);
-      if (callbackError) reject(callbackError);
-      else if (!outcome) reject(new Error(`the training worker exited with code ${code} before finishing`));
-      else if ('error' in outcome) reject(outcome.error);
-      else resolve(outcome.result);
-    });
+    worker.once('error', (err) => finish(err));
+    worker.once('exit', (code) => finish(new Error(`the training worker exited with code ${code} before finishing`)));
   });
 }
