@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import type { Device, GeneratorArch, Norm } from '../architectures';
+import type { Device } from '../architectures';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image_io';
 import { AbortError, abortErrorOf, deserializeError, GeneratorDisposedError } from '../errors';
 import { Network, NetworkDescription } from '../networks';
@@ -46,6 +46,7 @@ export interface TranslateOptions<F extends OutputFormat = OutputFormat> {
 /** What translate resolves with for an output format: raw pixels for 'raw', an encoded Buffer otherwise. */
 export type TranslateResult<F extends OutputFormat> = F extends 'raw' ? RawPixels : Buffer;
 
+/** Where the generator runs and how; the architecture fields (ArchitectureOptions) only override the checkpoint's description. */
 export interface LoadGeneratorOptions extends ArchitectureOptions {
   /** 'cpu', 'cuda', 'cuda:N' or '' (auto: CUDA when available). */
   device?: Device;
@@ -58,8 +59,6 @@ export interface LoadGeneratorOptions extends ArchitectureOptions {
   netName?: string;
   /** Checkpoint label in a run folder (default 'latest'). */
   epoch?: string | number;
-  /** Architecture when the checkpoint does not describe itself (explicit values win over the description). */
-  netG?: GeneratorArch; ngf?: number; norm?: Norm; inputNc?: number; outputNc?: number; useDropout?: boolean;
   /** Decompression-bomb guard for inputs (default 50 megapixels). */
   maxImagePixels?: number;
 }
