@@ -20,7 +20,7 @@ export type { GeneratorArch, DiscriminatorArch, Norm, InitType, GanMode, Device 
 export { AbortError, GeneratorDisposedError } from './errors';
 export { ImageFileError } from './data/image_errors';
 export { CheckpointError } from './checkpoint/raw_tensor';
-export { OptionError } from './options/option_errors';
+export { OptionError, HelpRequested } from './options/option_errors';
 export { AtomicWriteError } from './util/atomic_write';
 export { DownloadError } from './tools/http_download';
 export { ArchiveError } from './tools/archive';

@@ -14,6 +14,7 @@ export class OptionError extends Error {
 
 /** Thrown by a strict parse when `-h` / `--help` was given; `message` is the full help text. */
 export class HelpRequested extends Error {
+  readonly code = 'ERR_IMG2IMG_HELP';
   constructor(readonly helpText: string) {
     super(helpText);
     this.name = 'HelpRequested';
