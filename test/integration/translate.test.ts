@@ -14,6 +14,7 @@ import {
   CheckpointError, OptionError, getNumThreads, setNumThreads, train, trainInWorker,
 } from '../../src';
 import type { Generator, RawPixels, TranslateOptions } from '../../src';
+import * as api from '../../src';
 import { decodeImage, encodeJpeg, encodePng } from '../../src/data/image_io';
 import type { RawImage8 } from '../../src/data/image';
 import { runTranslateJob, JobOutput } from '../../src/inference/translate_job';
@@ -360,6 +361,17 @@ describe('translate off the caller\'s thread (issue 16)', function () {
       const jpeg: Buffer = await g.translate(input, { output: 'jpeg' });
       assert.ok(!Buffer.isBuffer(raw) && !Buffer.isBuffer(notBuffer) && Buffer.isBuffer(png) && Buffer.isBuffer(jpeg));
     } finally { await g.dispose(); }
+  });
+
+  it('every error class the package exports has a stable ERR_IMG2IMG_ code, documented in the README', () => {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const classes = Object.entries(api).filter(([, v]) => typeof v === 'function' && v.prototype instanceof Error) as Array<[string, new (...a: unknown[]) => Error]>;
+    assert.ok(classes.length >= 10, classes.map(([n]) => n).join(', '));
+    for (const [name, Cls] of classes) {
+      const code = (new Cls('a', 'b', 0, 0) as Error & { code?: string }).code;
+      assert.match(String(code), /^ERR_IMG2IMG_[A-Z_]+$/, `${name}.code`);
+      assert.ok(readme.includes(`| \`${name}\` | \`${code}\` |`), `README documents ${name} (${code})`);
+    }
   });
 
   it('errors are exported classes with stable codes; loadGenerator names the file to pass for a discriminator or a training state', async () => {
