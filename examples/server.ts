@@ -3,7 +3,7 @@
 //   GET  /health     ->  {"ok": true, ...}
 // Run: node dist/examples/server.js <checkpoint dir or file> [port]
 // Bad images get HTTP 400 with the decoder's message, oversize bodies 413; requests are served concurrently (the
-// generator queues its forwards on the libuv pool, so the event loop keeps accepting and answering).
+// generator translates in its own worker thread, so the event loop keeps accepting and answering).
 import * as http from 'http';
 import { AddressInfo } from 'net';
 import { Generator, loadGenerator } from '../src';

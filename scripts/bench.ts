@@ -12,6 +12,7 @@ import { parseOptions } from '../src/options/parse_options';
 import { native } from '../src/native';
 import { FidInception } from '../src/metrics/fid_inception';
 import { defineG } from '../src/networks';
+import type { GeneratorArch, Device } from '../src/architectures';
 import { getNumThreads, info, manualSeed, resolveDevice, setNumThreads } from '../src/runtime';
 import { Tensor, noGrad } from '../src/tensor';
 import { forwardFlops, trainStepFlops } from '../src/util/flops';
@@ -22,7 +23,8 @@ interface Row {
   /** fid rows: images per timed iteration. */
   images?: number;
   model?: 'pix2pix' | 'cycle_gan';
-  netG: string;
+  /** A generator architecture, or the FID Inception for the 'fid' rows. */
+  netG: GeneratorArch | 'fid_inception_v3';
   size: number;
   ngf?: number;
   quick?: boolean;
@@ -91,7 +93,7 @@ async function benchRow(row: Row, device: string, warmup: number, iters: number)
   }
   if (row.kind === 'forward') {
     const norm = row.netG.startsWith('unet') ? 'batch' : 'instance';
-    const g = defineG({ netG: row.netG, ngf, norm, device });
+    const g = defineG({ netG: row.netG as GeneratorArch, ngf, norm, device: device as Device }); // 'fid' rows returned above
     g.eval();
     const x = Tensor.fromFloat32Array(randomImage(row.size, device).data, [1, 3, row.size, row.size], device);
     const times: number[] = [];

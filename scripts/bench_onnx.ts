@@ -1,6 +1,7 @@
 // bench --onnx: the same generator translated by our addon (translate(), raw pixels in and out) and by
 // onnxruntime-node on its exported model (the same pre/post in JS: ToTensor + Normalize, tensor2im), at the same
 // thread count. Random weights at ngf 64 (speed does not depend on their values).
+import type { GeneratorArch, Norm } from '../src/architectures';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,7 +12,7 @@ import { loadGenerator, RawPixels } from '../src/inference/generator';
 import { defineG } from '../src/networks';
 import { getNumThreads, manualSeed } from '../src/runtime';
 
-export interface OnnxBenchRow { name: string; netG: string; norm: string; size: number }
+export interface OnnxBenchRow { name: string; netG: GeneratorArch; norm: Norm; size: number }
 
 export const ONNX_ROWS: OnnxBenchRow[] = [
   { name: 'unet_256 @ 256x256', netG: 'unet_256', norm: 'batch', size: 256 },

@@ -1,4 +1,5 @@
 // img2img <command> [options]: the command-line entry point. Each command keeps the reference's flag names.
+import * as fs from 'fs';
 import * as path from 'path';
 import { train, StopSignal } from '../src/train/trainer';
 import { runTest } from '../src/inference/test_runner';
@@ -8,6 +9,8 @@ import { HelpRequested, OptionError } from '../src/options/option_errors';
 import { Options, parseOptionsWithParser } from '../src/options/parse_options';
 
 const USAGE = `usage: img2img <command> [options]
+
+  img2img --version   print the package version
 
 commands:
   train     train pix2pix / CycleGAN (the reference's train.py flags): img2img train --dataroot ./datasets/facades --name facades --model pix2pix --direction BtoA
@@ -26,6 +29,12 @@ commands:
 Run 'img2img <command> --help' for the options of a command.`;
 
 type Command = (args: string[]) => Promise<number>;
+
+/** The version in package.json (two folders above the compiled dist/scripts/cli.js). */
+function packageVersion(): string {
+  const file = path.join(__dirname, '..', '..', 'package.json');
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+}
 
 async function trainCommand(args: string[]): Promise<number> {
   const { opt, parser } = parseOptionsWithParser(args, { isTrain: true });
@@ -54,7 +63,7 @@ async function trainCommand(args: string[]): Promise<number> {
       callbacks = d.attach({});
       console.log(`dashboard: ${d.url}`);
     }
-    const result = await train(opt, callbacks, { parser, stop });
+    const result = await train(opt, callbacks, { parser, stop, argv: args });
     await dashboard?.close();
     if (result.interrupted) return stop.requested === 'SIGTERM' ? 143 : 130;
     return 0;
@@ -117,6 +126,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') { console.log(`torch-img2img ${packageVersion()}`); return 0; }
   const load = COMMANDS[cmd];
   if (!load) { process.stderr.write(`img2img: unknown command '${cmd}'\n\n${USAGE}\n`); return 2; }
   try {

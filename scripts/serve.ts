@@ -1,51 +1,64 @@
 // img2img serve: a translate page for one generator checkpoint, until Ctrl-C (SIGINT) or SIGTERM.
 import { expected } from '../src/options/option_errors';
 import { startTranslateServer } from '../src/dashboard/translate_server';
-
-const USAGE = `usage: img2img serve --checkpoint <path> [--port 8000] [--host 127.0.0.1] [--max_upload_mb 20] [--device cpu] [--mode eval]
-       img2img serve --onnx <g.onnx> [--port 8000] [--host 127.0.0.1]   (translates in the browser; img2img serve --onnx --help)
-
-Serves a page where an image can be uploaded, dropped or pasted and its translation is shown next to it.
-
-options:
-  --checkpoint PATH     generator checkpoint (.pth or .safetensors) or a run folder (./checkpoints/<name>)
-  --port N              port to listen on; 0 picks a free one (default 8000)
-  --host ADDR           address to listen on (default 127.0.0.1; 0.0.0.0 serves other machines too)
-  --max_upload_mb X     largest accepted upload in megabytes (default 20)
-  --device DEV          cpu, cuda, cuda:N or auto (default cpu)
-  --mode MODE           eval (running BatchNorm statistics, no dropout; default) or train (as the reference's test.py)`;
+import type { Device } from '../src/architectures';
+import { DEVICE_ARGUMENTS, GENERATOR_ARGUMENTS } from '../src/options/base_options';
+import { HelpRequested } from '../src/options/option_errors';
+import { OptionParser, OptionValues } from '../src/options/option_parser';
+import { explicitFlags } from '../src/inference/self_describing';
+import type { ArchitectureOptions } from '../src/inference/load_network';
+import { setNumThreads } from '../src/runtime';
 
 interface ServeArgs {
-  checkpoint: string; port: number; host: string; maxUploadMb: number; device: string; mode: 'eval' | 'train';
+  checkpoint: string; port: number; host: string; maxUploadMb: number; device: Device; threads: number; mode: 'eval' | 'train';
+  /** Only the architecture flags given on the command line: the checkpoint's own description fills the rest. */
+  architecture: ArchitectureOptions;
 }
 
-const FLAGS = ['--checkpoint', '--port', '--host', '--max_upload_mb', '--device', '--mode'];
-
-/** Parses `--flag value` and `--flag=value`; every mistake is an OptionError in the project's one shape. */
-export function parseServeArgs(args: readonly string[]): ServeArgs | null {
-  const values = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '--help' || arg === '-h') return null;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!FLAGS.includes(flag)) throw expected(`one of ${FLAGS.join(', ')}`, 'img2img serve', arg);
-    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
-    if (value === undefined) throw expected('a value', flag, undefined);
-    values.set(flag, value);
+/** The serve flags, plus the generator architecture and device flags exactly as `img2img test` declares them. */
+function serveParser(): OptionParser {
+  const p = new OptionParser('img2img serve', 'Serves a page where an image can be uploaded, dropped or pasted and its translation is shown next to it. ' +
+    'img2img serve --onnx <g.onnx> [--port 8000] [--host 127.0.0.1] serves an exported model that translates in the browser instead ' +
+    '(img2img serve --onnx --help).');
+  const serve = 'serve parameters';
+  p.addArgument('--checkpoint', { type: 'str', required: true, group: serve, metavar: 'PATH', help: 'generator checkpoint (.pth or .safetensors) or a run folder (./checkpoints/<name>)' });
+  p.addArgument('--port', { type: 'int', default: 8000, min: 0, group: serve, help: 'port to listen on; 0 picks a free one' });
+  p.addArgument('--host', { type: 'str', default: '127.0.0.1', group: serve, help: 'address to listen on (0.0.0.0 serves other machines too)' });
+  p.addArgument('--max_upload_mb', { type: 'float', default: 20, min: 0, group: serve, help: 'largest accepted upload in megabytes' });
+  p.addArgument('--mode', { type: 'str', default: 'eval', choices: ['eval', 'train'], group: serve, help: "eval: running BatchNorm statistics, no dropout; train: as the reference's test.py" });
+  for (const [name, spec] of Object.entries(GENERATOR_ARGUMENTS)) {
+    p.addArgument(`--${name}`, { ...spec, help: `${spec.help}; when given, overrides what the checkpoint describes` });
   }
-  const checkpoint = values.get('--checkpoint');
-  if (!checkpoint) throw expected('a checkpoint file or run folder', '--checkpoint', undefined);
-  const portText = values.get('--port') ?? '8000';
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) throw expected('a port from 0 to 65535', '--port', portText);
-  const mbText = values.get('--max_upload_mb') ?? '20';
-  const maxUploadMb = Number(mbText);
-  if (!/^\d*\.?\d+$/.test(mbText) || !(maxUploadMb > 0)) throw expected('a positive number of megabytes', '--max_upload_mb', mbText);
-  const mode = values.get('--mode') ?? 'eval';
-  if (mode !== 'eval' && mode !== 'train') throw expected('eval or train', '--mode', mode);
-  const device = values.get('--device') ?? 'cpu';
-  return { checkpoint, port, host: values.get('--host') ?? '127.0.0.1', maxUploadMb, device: device === 'auto' ? '' : device, mode };
+  for (const [name, spec] of Object.entries(DEVICE_ARGUMENTS)) p.addArgument(`--${name}`, spec);
+  return p;
+}
+
+/** Parses the serve command line with the project's option parser (did-you-mean, one error shape). */
+export function parseServeArgs(args: readonly string[]): ServeArgs | null {
+  const parser = serveParser();
+  let v: OptionValues;
+  try {
+    v = parser.parse(args);
+  } catch (e) {
+    if (e instanceof HelpRequested) return null;
+    throw e;
+  }
+  const port = v.port as number;
+  if (port > 65535) throw expected('a port from 0 to 65535', '--port', port);
+  const maxUploadMb = v.max_upload_mb as number;
+  if (!(maxUploadMb > 0)) throw expected('a positive number of megabytes', '--max_upload_mb', maxUploadMb);
+  const given = explicitFlags(args);
+  const architecture: ArchitectureOptions = {};
+  if (given.has('netG')) architecture.netG = v.netG as ArchitectureOptions['netG'];
+  if (given.has('ngf')) architecture.ngf = v.ngf as number;
+  if (given.has('norm')) architecture.norm = v.norm as ArchitectureOptions['norm'];
+  if (given.has('input_nc')) architecture.inputNc = v.input_nc as number;
+  if (given.has('output_nc')) architecture.outputNc = v.output_nc as number;
+  if (given.has('no_dropout')) architecture.useDropout = false;
+  return {
+    checkpoint: v.checkpoint as string, port, host: v.host as string, maxUploadMb, device: v.device as Device, threads: v.threads as number,
+    mode: v.mode as 'eval' | 'train', architecture,
+  };
 }
 
 /** Runs the server until SIGINT or SIGTERM, then closes it and returns 0. */
@@ -53,10 +66,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   const onnxPage = await import('../src/export/onnx_serve_command');
   if (onnxPage.wantsOnnxPage(args)) return onnxPage.onnxServeCommand(args); // in-browser page for an exported model
   const parsed = parseServeArgs(args);
-  if (!parsed) { console.log(USAGE); return 0; }
+  if (!parsed) { console.log(serveParser().formatHelp()); return 0; }
+  if (parsed.threads > 0) setNumThreads(parsed.threads);
   const server = await startTranslateServer({
     checkpoint: parsed.checkpoint, port: parsed.port, host: parsed.host,
-    maxUploadBytes: Math.round(parsed.maxUploadMb * 1e6), device: parsed.device, mode: parsed.mode,
+    maxUploadBytes: Math.round(parsed.maxUploadMb * 1e6), device: parsed.device, mode: parsed.mode, architecture: parsed.architecture,
   });
   console.log(`serving ${parsed.checkpoint} at ${server.url} (Ctrl-C to stop)`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -13,10 +13,22 @@ export { createModel, findModelClass, MODELS, BaseModel, Pix2PixModel, CycleGANM
 export { GANLoss, calGradientPenalty } from './models/gan_loss';
 export { ImagePool } from './models/image_pool';
 export { loadGenerator, Generator } from './inference/generator';
-export type { TranslateInput, TranslateOptions, LoadGeneratorOptions, RawPixels, TileOptions } from './inference/generator';
+export type { TranslateInput, TranslateOptions, TranslateResult, LoadGeneratorOptions, RawPixels, TileOptions, OutputFormat } from './inference/generator';
+export { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES, GAN_MODES } from './architectures';
+export type { GeneratorArch, DiscriminatorArch, Norm, InitType, GanMode, Device } from './architectures';
+// Every error class, each with a stable `code` (README, "Errors").
+export { AbortError, GeneratorDisposedError } from './errors';
+export { ImageFileError } from './data/image_errors';
+export { CheckpointError } from './checkpoint/raw_tensor';
+export { OptionError, HelpRequested } from './options/option_errors';
+export { AtomicWriteError } from './util/atomic_write';
+export { DownloadError } from './tools/http_download';
+export { ArchiveError } from './tools/archive';
 export { runTest } from './inference/test_runner';
-export { train, StopSignal, NonFiniteLossError } from './train/trainer';
-export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo } from './train/trainer';
+export { train, StopSignal, NonFiniteLossError } from './train/trainer';  // NonFiniteLossError: ERR_IMG2IMG_NON_FINITE
+export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo, TrainExtra } from './train/trainer';
+export { trainInWorker } from './train/train_in_worker';
+export type { WorkerTrainCallbacks, TrainInWorkerOptions } from './train/train_in_worker';
 export { exportOnnx, exportOnnxBytes, parseSize, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET } from './export/onnx_export';
 export type { ExportOnnxOptions, ExportOnnxResult } from './export/onnx_export';
 export { readOnnxContract, checkOnnxInputSize } from './export/onnx_contract';

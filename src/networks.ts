@@ -2,24 +2,25 @@
 import type { NativeNetwork } from '../binding';
 import { native } from './native';
 import { resolveDevice } from './runtime';
+import { OptionError } from './options/option_errors';
 import { DType, noGrad, Tensor } from './tensor';
 import { describeStateDictGuess, guessArchitecture } from './checkpoint/architecture_guess';
 import { parseGeneratorArch } from './generator_arch';
 
-export const GENERATOR_ARCHS = ['unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks'] as const;
-export const DISCRIMINATOR_ARCHS = ['basic', 'n_layers', 'pixel'] as const;
-export const NORMS = ['batch', 'instance', 'none', 'syncbatch'] as const;
-export const INIT_TYPES = ['normal', 'xavier', 'kaiming', 'orthogonal'] as const;
+import { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES } from './architectures';
+import type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device } from './architectures';
+export { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES };
+export type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device };
 
 export interface GeneratorOptions {
-  netG?: string; inputNc?: number; outputNc?: number; ngf?: number; norm?: string; useDropout?: boolean;
-  initType?: string; initGain?: number; device?: string; paddingType?: 'reflect' | 'replicate' | 'zero';
+  netG?: GeneratorArch; inputNc?: number; outputNc?: number; ngf?: number; norm?: Norm; useDropout?: boolean;
+  initType?: InitType; initGain?: number; device?: Device; paddingType?: 'reflect' | 'replicate' | 'zero';
   /** Skip init_weights (keep libtorch's default init), e.g. when a checkpoint is loaded right after. */
   skipInit?: boolean;
 }
 export interface DiscriminatorOptions {
-  netD?: string; inputNc?: number; ndf?: number; nLayersD?: number; norm?: string;
-  initType?: string; initGain?: number; device?: string; skipInit?: boolean;
+  netD?: DiscriminatorArch; inputNc?: number; ndf?: number; nLayersD?: number; norm?: Norm;
+  initType?: InitType; initGain?: number; device?: Device; skipInit?: boolean;
 }
 
 /** What a network is, as stored in self-describing checkpoints. */
@@ -41,7 +42,7 @@ export interface RawTensorLike { dtype: DType; shape: number[]; data: Uint8Array
 export type StateDictSource = Map<string, Tensor | RawTensorLike> | Record<string, Tensor | RawTensorLike>;
 
 function expected(what: string, option: string, value: unknown): Error {
-  return new Error(`Expected ${what} for ${option} but received ${JSON.stringify(value)}`);
+  return new OptionError(`Expected ${what} for ${option} but received ${JSON.stringify(value)}`, option);
 }
 function checkInt(v: number, option: string, min = 1): number {
   if (!Number.isInteger(v) || v < min) throw expected(`an integer >= ${min}`, option, v);

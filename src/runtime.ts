@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { native } from './native';
+import { OptionError } from './options/option_errors';
 
 export interface RuntimeInfo {
   torchVersion: string;
@@ -41,10 +42,10 @@ export function resolveDevice(device: string | undefined | null): string {
   if (d === '' || d === 'auto') return cudaIsAvailable() ? 'cuda:0' : 'cpu';
   if (d === 'cpu') return 'cpu';
   const m = /^cuda(?::(\d+))?$/.exec(d);
-  if (!m) throw new Error(`Expected 'cpu', 'cuda' or 'cuda:N' for device but received '${d}'`);
+  if (!m) throw new OptionError(`Expected 'cpu', 'cuda' or 'cuda:N' for device but received '${d}'`, 'device');
   const index = m[1] ? Number(m[1]) : 0;
-  if (!cudaIsAvailable()) throw new Error(`device '${d}' was asked for but CUDA is not available in this libtorch build; use --device cpu`);
-  if (index >= cudaDeviceCount()) throw new Error(`device '${d}' does not exist: ${cudaDeviceCount()} CUDA device(s) are visible`);
+  if (!cudaIsAvailable()) throw new OptionError(`device '${d}' was asked for but CUDA is not available in this libtorch build; use --device cpu`, 'device');
+  if (index >= cudaDeviceCount()) throw new OptionError(`device '${d}' does not exist: ${cudaDeviceCount()} CUDA device(s) are visible`, 'device');
   return `cuda:${index}`;
 }
 

@@ -60,6 +60,8 @@ export interface LoadedCheckpoint {
   tensors: RawStateDict;
   /** Our description of the network, when the checkpoint has one. */
   info: CheckpointInfo | null;
+  /** The file's string metadata (safetensors header; empty for .pth). */
+  metadata: Record<string, string>;
 }
 
 function parseInfo(text: string, where: string): CheckpointInfo | null {
@@ -81,7 +83,7 @@ export function loadCheckpoint(file: string): LoadedCheckpoint {
     const side = sidecarPath(file);
     if (side !== file && fs.existsSync(side)) info = parseInfo(fs.readFileSync(side, 'utf8'), side);
   }
-  return { file, format: r.format, tensors: r.tensors, info };
+  return { file, format: r.format, tensors: r.tensors, info, metadata: r.metadata };
 }
 
 /** Builds the network a self-describing checkpoint describes and loads it. */

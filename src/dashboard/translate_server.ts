@@ -7,6 +7,8 @@ import * as http from 'http';
 import * as path from 'path';
 import { ImageFileError } from '../data/image_errors';
 import { Generator, loadGenerator } from '../inference/generator';
+import type { ArchitectureOptions } from '../inference/load_network';
+import type { Device } from '../architectures';
 import {
   closeServer, formatBytes, guardClientErrors, guardHandler, HttpError, listen, requestPath, sendAsset, sendBuffer, sendError, sendJson,
   SERVER_TIMEOUTS, urlOf,
@@ -45,13 +47,15 @@ export interface TranslateServerOptions {
   port: number;
   host: string;
   maxUploadBytes: number;
-  /** 'cpu', 'cuda', 'cuda:N' or '' (auto). */
-  device?: string;
+  /** 'cpu', 'cuda', 'cuda:N' or '' (auto, the default: CUDA when available). */
+  device?: Device;
   mode?: 'eval' | 'train';
   /** Bounds on slow uploads (default DEFAULT_UPLOAD_PACE). */
   uploadPace?: Partial<UploadPace>;
   /** Where unexpected request failures are logged (default stderr). */
   log?: (line: string) => void;
+  /** Architecture for checkpoints that do not describe themselves (as `img2img test` takes it). */
+  architecture?: ArchitectureOptions;
 }
 
 export interface TranslateServer {
@@ -131,7 +135,7 @@ function drain(req: http.IncomingMessage): void {
 export async function startTranslateServer(options: TranslateServerOptions): Promise<TranslateServer> {
   const { port, host, maxUploadBytes } = options;
   if (!(maxUploadBytes > 0)) throw new Error(`Expected a positive number of bytes for maxUploadBytes but received ${maxUploadBytes}`);
-  const generator = await loadGenerator(options.checkpoint, { device: options.device ?? 'cpu', mode: options.mode ?? 'eval' });
+  const generator = await loadGenerator(options.checkpoint, { ...options.architecture, device: options.device ?? '', mode: options.mode ?? 'eval' });
   const d = generator.description;
   const info = {
     checkpoint: path.basename(generator.checkpoint),

@@ -2,7 +2,7 @@
 // state_dict key (model.model.1.model.2.weight, model.10.conv_block.5.bias, ...) lands on the node it belongs
 // to. Eval semantics only: BatchNorm with running statistics, dropout left out.
 import type { NetworkDescription } from '../networks';
-import { GeneratorArch, parseGeneratorArch, RESNET_DOWNSAMPLINGS } from '../generator_arch';
+import { ParsedGeneratorArch, parseGeneratorArch, RESNET_DOWNSAMPLINGS } from '../generator_arch';
 import { Dim, OnnxGraph } from './onnx_graph';
 import { onnxError } from './export_errors';
 
@@ -153,7 +153,7 @@ export interface GeneratorGraphOptions {
 
 /** Adds the generator's nodes to `g` (input 'input', output 'output'); every float weight must be used. */
 export function buildGeneratorGraph(g: OnnxGraph, d: NetworkDescription, weights: Weights, o: GeneratorGraphOptions): void {
-  const arch: GeneratorArch | null = d.kind === 'G' ? parseGeneratorArch(d.arch) : null;
+  const arch: ParsedGeneratorArch | null = d.kind === 'G' ? parseGeneratorArch(d.arch) : null;
   if (!arch) throw onnxError('ERR_ONNX_ARCH', 'a generator architecture (unet_*, resnet_*)', 'ONNX export', `'${d.kind} ${d.arch}'`);
   const b = new Builder(g, weights, d);
   const x = g.addInput('input', o.inputDims);

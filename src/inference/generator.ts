@@ -1,38 +1,36 @@
-// The embedding API: load a trained generator once, translate many images without blocking the event loop.
+// The embedding API: load a trained generator once, translate many images without stalling the host app.
 //   const g = await loadGenerator('./checkpoints/facades');      // a run folder or a .pth/.safetensors file
 //   const png = await g.translate('photo.jpg');                   // path, encoded Buffer, or raw pixels
-// The forward runs on the libuv thread pool; decoding and encoding run on the calling thread.
+// Every step of a translation (decode, conversion, normalization, padding/tiling, forward, encode) runs in the
+// generator's own worker thread; the caller's thread only posts the input and receives the result.
 import * as fs from 'fs';
 import * as path from 'path';
-import { describeStateDictGuess, guessArchitecture } from '../checkpoint/architecture_guess';
-import { loadCheckpoint, LoadedCheckpoint } from '../checkpoint/network_checkpoint';
-import { decodeImage, encodeJpeg, encodePng, readImageFile, toGray8, toRGB8, DEFAULT_MAX_IMAGE_PIXELS } from '../data/image_io';
-import type { RawImage } from '../data/image';
-import { toNormalizedTensor, tensorToImage } from '../data/transforms';
-import { Network, NetworkDescription, networkFromDescription } from '../networks';
-import { resolveDevice } from '../runtime';
-import { Tensor } from '../tensor';
-import { cropCHW, reflectPadCHW, roundUp, sizeMultiple } from './padding';
+import { Worker } from 'worker_threads';
+import type { Device } from '../architectures';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image_io';
+import { AbortError, abortErrorOf, deserializeError, GeneratorDisposedError } from '../errors';
+import { Network, NetworkDescription } from '../networks';
+import { getNumThreads } from '../runtime';
+import { OptionError } from '../options/option_errors';
+import { createForwardGate } from './forward_gate';
+import { GENERATOR_WORKER_ROLE, GeneratorReply, GeneratorRequest, GeneratorWorkerData } from './generator_worker';
+import { ArchitectureOptions, buildGenerator, findCheckpointFile } from './load_network';
+import { sizeMultiple } from './padding';
+import type { JobOptions, OutputFormat, RawPixels, TileOptions, TranslateInput } from './translate_job';
 
-/** Raw interleaved pixels (HWC). 16-bit data (Uint16Array) is scaled by its bit depth. */
-export interface RawPixels {
-  data: Uint8Array | Uint8ClampedArray | Uint16Array;
-  width: number;
-  height: number;
-  channels: 1 | 2 | 3 | 4;
-}
-export type TranslateInput = string | Buffer | Uint8Array | RawPixels;
+export type { RawPixels, TranslateInput, TileOptions, OutputFormat } from './translate_job';
+export { DEFAULT_MAX_FORWARD_BYTES, forwardBytesPerPixel } from './translate_job';
+import { DEFAULT_MAX_FORWARD_BYTES } from './translate_job';
 
-export interface TileOptions {
-  /** Tile side in pixels (rounded up to the generator's size multiple). */
-  size: number;
-  /** Pixels shared by neighbouring tiles, blended linearly (default size/8). */
-  overlap?: number;
-}
+/** Compiled worker entry, next to this file (dist/src/inference/generator_worker.js). */
+const WORKER_SCRIPT = path.join(__dirname, 'generator_worker.js');
 
-export interface TranslateOptions {
+/** One gate for every generator of this thread: one forward at a time (see forward_gate.ts). */
+const FORWARD_GATE = createForwardGate(1);
+
+export interface TranslateOptions<F extends OutputFormat = OutputFormat> {
   /** 'png' (default) or 'jpeg' give an encoded Buffer; 'raw' gives RawPixels (uint8). */
-  output?: 'png' | 'jpeg' | 'raw';
+  output?: F;
   /** JPEG quality (1-100, default 90). */
   quality?: number;
   /** Translate in tiles of bounded size (large images in bounded memory). */
@@ -41,11 +39,19 @@ export interface TranslateOptions {
   mode?: 'eval' | 'train';
   /** Receives notes such as "alpha channel dropped". */
   onNote?: (note: string) => void;
+  /** Called after each tile of a tiled call with the tiles done and their total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborts the call: a queued call is dropped, a running one stops before its next tile; rejects with AbortError. */
+  signal?: AbortSignal;
 }
 
-export interface LoadGeneratorOptions {
+/** What translate resolves with for an output format: raw pixels for 'raw', an encoded Buffer otherwise. */
+export type TranslateResult<F extends OutputFormat> = F extends 'raw' ? RawPixels : Buffer;
+
+/** Where the generator runs and how; the architecture fields (ArchitectureOptions) only override the checkpoint's description. */
+export interface LoadGeneratorOptions extends ArchitectureOptions {
   /** 'cpu', 'cuda', 'cuda:N' or '' (auto: CUDA when available). */
-  device?: string;
+  device?: Device;
   /**
    * 'eval' (default here): BatchNorm uses its running statistics and dropout is off, so outputs are deterministic.
    * 'train': the reference's test.py default (batch statistics and dropout active, as in the pix2pix paper).
@@ -55,241 +61,227 @@ export interface LoadGeneratorOptions {
   netName?: string;
   /** Checkpoint label in a run folder (default 'latest'). */
   epoch?: string | number;
-  /** Architecture when the checkpoint does not describe itself (explicit values win over the description). */
-  netG?: string; ngf?: number; norm?: string; inputNc?: number; outputNc?: number; useDropout?: boolean;
   /** Decompression-bomb guard for inputs (default 50 megapixels). */
   maxImagePixels?: number;
   /**
-   * Memory a single forward may take (default DEFAULT_MAX_FORWARD_BYTES). Larger images are translated in tiles
-   * automatically (with a note), since the pixel limit alone lets one forward take many gigabytes.
+   * Memory a single forward may take (default DEFAULT_MAX_FORWARD_BYTES, 4 GiB). Larger images are translated in
+   * tiles automatically (with a note), since the pixel limit alone lets one forward take many gigabytes.
    */
   maxForwardBytes?: number;
 }
 
-/** Default of maxForwardBytes. */
-export const DEFAULT_MAX_FORWARD_BYTES = 4 * 2 ** 30;
+interface Job {
+  id: number;
+  input: TranslateInput;
+  options: JobOptions;
+  onNote?: (note: string) => void;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  settled: boolean;
+  resolve(v: Buffer | RawPixels): void;
+  reject(e: Error): void;
+}
 
 /**
- * Peak memory of a forward per input pixel. Measured on CPU (resnet and unet, ngf 4 to 64, eval mode): about
- * 100 + 20 * ngf bytes (a 7000x7000 image at ngf 4 took 7.4 GB); this rounds up for headroom.
+ * The input as posted. The caller keeps its bytes, so they are copied; postMessage's serializer copies a view's
+ * whole ArrayBuffer straight into the message (no ArrayBuffer, hence no GC pressure, on this thread), so views
+ * that cover most of theirs go as they are and only small views into big buffers are cut out first.
  */
-export function forwardBytesPerPixel(description: NetworkDescription): number {
-  return 128 + 24 * description.width;
-}
-
-function findCheckpointFile(p: string, opts: LoadGeneratorOptions): string {
-  if (!fs.existsSync(p)) throw new Error(`generator checkpoint ${p} does not exist`);
-  if (fs.statSync(p).isFile()) return p;
-  const epoch = String(opts.epoch ?? 'latest');
-  const names = opts.netName ? [opts.netName] : ['G', 'G_A', 'G_B'];
-  for (const n of names) for (const ext of ['.pth', '.safetensors']) {
-    const f = path.join(p, `${epoch}_net_${n}${ext}`);
-    if (fs.existsSync(f)) return f;
+function forPosting(input: TranslateInput): TranslateInput {
+  const trim = (v: Uint8Array | Uint8ClampedArray | Uint16Array) => (v.byteLength * 2 < v.buffer.byteLength ? v.slice() : v);
+  if (input instanceof Uint8Array) return trim(input) as Uint8Array;
+  if (input && typeof input === 'object' && 'data' in input && ArrayBuffer.isView(input.data)) {
+    return { data: trim(input.data), width: input.width, height: input.height, channels: input.channels };
   }
-  throw new Error(`no generator checkpoint in ${p}: looked for ${names.map((n) => `${epoch}_net_${n}.pth`).join(', ')}`);
+  return input;
 }
 
-function describe(ck: LoadedCheckpoint, opts: LoadGeneratorOptions): NetworkDescription {
-  const stored = ck.info?.network;
-  const guess = guessArchitecture(new Map([...ck.tensors].map(([k, v]) => [k, v.shape])));
-  const base: Partial<NetworkDescription> = stored ?? (guess.known && guess.kind === 'G' ? guess : {});
-  const d: NetworkDescription = {
-    kind: 'G',
-    arch: opts.netG ?? base.arch ?? '',
-    inputNc: opts.inputNc ?? base.inputNc ?? 3,
-    outputNc: opts.outputNc ?? base.outputNc ?? 3,
-    width: opts.ngf ?? base.width ?? 64,
-    norm: opts.norm ?? base.norm ?? 'batch',
-    useDropout: opts.useDropout ?? base.useDropout ?? false,
-    paddingType: base.paddingType ?? 'reflect',
-  };
-  if (!d.arch) throw new Error(`cannot tell which generator ${ck.file} holds (${describeStateDictGuess(guess)}): pass netG, ngf and norm`);
-  return d;
-}
-
-/** A loaded generator. Calls are queued: one forward at a time per generator. */
+/**
+ * A loaded generator, running in its own worker thread. Calls are queued and run one at a time per generator;
+ * forwards of all generators share one gate so that several generators never oversubscribe the cores.
+ * dispose(): calls issued before it still finish; calls after it reject with GeneratorDisposedError.
+ */
 export class Generator {
-  private queue: Promise<unknown> = Promise.resolve();
-  private disposed = false;
   readonly multiple: number;
+  private readonly queue: Job[] = [];
+  private current: Job | null = null;
+  private nextId = 0;
+  private disposed = false;
+  private dead: Error | null = null;
+  private localNetwork: Network | null = null;
+  private released: Promise<void> | null = null;
+  private releaseDone: () => void = () => undefined;
+  private exited = false;
 
-  constructor(readonly network: Network, readonly description: NetworkDescription, readonly device: string,
-    readonly mode: 'eval' | 'train', private readonly maxImagePixels: number, readonly checkpoint: string,
-    private readonly maxForwardBytes = DEFAULT_MAX_FORWARD_BYTES) {
+  /** Use loadGenerator(). */
+  constructor(private readonly worker: Worker, readonly description: NetworkDescription, readonly device: string,
+    readonly mode: 'eval' | 'train', readonly checkpoint: string, private readonly architecture: ArchitectureOptions) {
     this.multiple = sizeMultiple(description.arch);
-    network.train(mode === 'train');
+    worker.unref(); // an idle generator never keeps the process alive
+    worker.on('message', (m: GeneratorReply) => this.onReply(m));
+    worker.on('error', (err) => this.stop(new GeneratorDisposedError(`generator worker of ${checkpoint} crashed: ${err.message}`)));
+    worker.on('exit', (code) => {
+      this.exited = true;
+      this.stop(new GeneratorDisposedError(`generator worker of ${checkpoint} exited with code ${code}`));
+      this.releaseDone(); // dispose() resolves once the worker (and its network) are gone
+    });
   }
 
   get inputChannels(): number { return this.description.inputNc; }
   get outputChannels(): number { return this.description.outputNc ?? 3; }
   get isDisposed(): boolean { return this.disposed; }
 
+  /**
+   * The network on the calling thread, for direct forwards (loaded from the checkpoint on first use, then
+   * kept until dispose). translate() does not use it: it runs the worker's copy.
+   */
+  get network(): Network {
+    if (this.disposed) throw new GeneratorDisposedError();
+    if (!this.localNetwork) {
+      this.localNetwork = buildGenerator(this.checkpoint, this.architecture, this.device).network;
+      this.localNetwork.train(this.mode === 'train');
+    }
+    return this.localNetwork;
+  }
+
   /** Translates one image; resolves with an encoded image or raw pixels of exactly the input's size. */
-  translate(input: TranslateInput, options: TranslateOptions & { output: 'raw' }): Promise<RawPixels>;
-  translate(input: TranslateInput, options?: TranslateOptions): Promise<Buffer>;
+  translate<F extends OutputFormat = 'png'>(input: TranslateInput, options?: TranslateOptions<F>): Promise<TranslateResult<F>>;
   translate(input: TranslateInput, options: TranslateOptions = {}): Promise<Buffer | RawPixels> {
-    if (this.disposed) return Promise.reject(new Error('Generator was disposed'));
-    const run = this.queue.then(() => this.translateNow(input, options));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Releases the network. Calls in flight finish (they hold their own references); queued ones reject. */
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.network.dispose();
-  }
-
-  private async translateNow(input: TranslateInput, options: TranslateOptions): Promise<Buffer | RawPixels> {
-    if (this.disposed) throw new Error('Generator was disposed');
-    const note = options.onNote ?? (() => undefined);
-    const img = this.toInputImage(input, note);
-    const c = this.inputChannels;
-    const { width: w, height: h } = img;
-    const chw = toNormalizedTensor(c === 1 ? toGray8(img) : toRGB8(img));
-    const mode = options.mode ?? this.mode;
-    let outChw: Float32Array;
-    const tile = options.tile ?? this.automaticTile(h, w, note);
-    if (tile) outChw = await this.forwardTiled(chw, c, h, w, tile, mode);
-    else outChw = await this.forwardPadded(chw, c, h, w, mode);
-    const oc = this.outputChannels;
-    if (oc !== 1 && oc !== 3) throw new Error(`generator has ${oc} output channels; only 1 or 3 can be saved as an image (use forwardAsync on the network)`);
-    const out = tensorToImage(outChw, oc, h, w, { singleChannel: true });
-    const fmt = options.output ?? 'png';
-    if (fmt === 'raw') return { data: out.data, width: w, height: h, channels: out.channels as 1 | 3 };
-    if (fmt === 'jpeg') return encodeJpeg(out, options.quality ?? 90);
-    return encodePng(out);
-  }
-
-  private toInputImage(input: TranslateInput, note: (n: string) => void): RawImage {
-    let img: RawImage;
-    if (typeof input === 'string') img = readImageFile(input, { maxPixels: this.maxImagePixels });
-    else if (Buffer.isBuffer(input) || input instanceof Uint8Array) {
-      img = decodeImage(input as Uint8Array, { name: 'input image buffer', maxPixels: this.maxImagePixels });
-    } else if (input && typeof input === 'object' && 'data' in input) {
-      const { width, height, channels } = input;
-      if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-        throw new Error(`Expected positive integer width and height for raw pixels but received ${width}x${height}`);
-      }
-      if (![1, 2, 3, 4].includes(channels)) throw new Error(`Expected 1, 2, 3 or 4 for raw pixels channels but received ${channels}`);
-      if (width * height > this.maxImagePixels) throw new Error(`raw image ${width}x${height} is over the limit of ${this.maxImagePixels} pixels`);
-      if (input.data.length !== width * height * channels) {
-        throw new Error(`Expected ${width * height * channels} values for ${width}x${height}x${channels} raw pixels but received ${input.data.length}`);
-      }
-      const wide = input.data instanceof Uint16Array;
-      img = { data: wide ? input.data as Uint16Array : new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.length), width, height, channels, bitDepth: wide ? 16 : 8 };
-    } else {
-      throw new TypeError('Expected a file path, an encoded image Buffer or raw pixels {data, width, height, channels} for translate input');
+    if (this.disposed) return Promise.reject(new GeneratorDisposedError());
+    const { signal, onNote, onProgress, ...rest } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new OptionError(`Expected an AbortSignal for signal but received ${String(signal)}`, 'signal'));
     }
-    if (img.channels === 4 || img.channels === 2) note('alpha channel dropped (the generator takes ' + (this.inputChannels === 1 ? 'grayscale' : 'RGB') + ')');
-    if (img.bitDepth === 16) note('16-bit input scaled to 8 bits by its bit depth');
-    return img;
-  }
-
-  /** Tiles that keep each forward within maxForwardBytes, or undefined when the whole image fits. */
-  private automaticTile(h: number, w: number, note: (n: string) => void): TileOptions | undefined {
-    const perPixel = forwardBytesPerPixel(this.description);
-    const whole = roundUp(h, this.multiple) * roundUp(w, this.multiple) * perPixel;
-    if (whole <= this.maxForwardBytes) return undefined;
-    const side = Math.max(this.multiple, Math.floor(Math.sqrt(this.maxForwardBytes / perPixel) / this.multiple) * this.multiple);
-    const size = (n: number) => (n >= 2 ** 30 ? `${+(n / 2 ** 30).toFixed(1)} GiB` : `${+(n / 2 ** 20).toFixed(1)} MiB`);
-    note(`translated in ${side}x${side} tiles: one forward of ${w}x${h} would take about ${size(whole)}, over maxForwardBytes (${size(this.maxForwardBytes)})`);
-    return { size: side };
-  }
-
-  /** One forward of a whole image, reflect-padded to the size multiple and cropped back. */
-  private async forwardPadded(chw: Float32Array, c: number, h: number, w: number, mode: 'eval' | 'train'): Promise<Float32Array> {
-    const h2 = roundUp(h, this.multiple), w2 = roundUp(w, this.multiple);
-    const padded = reflectPadCHW(chw, c, h, w, h2, w2);
-    const y = await this.forwardRaw(padded, [1, c, h2, w2], mode);
-    return cropCHW(y, this.outputChannels, h2, w2, h, w);
-  }
-
-  private async forwardRaw(data: Float32Array, shape: number[], mode: 'eval' | 'train'): Promise<Float32Array> {
-    if (this.disposed) throw new Error('Generator was disposed');
-    this.network.train(mode === 'train');
-    const x = Tensor.fromFloat32Array(data, shape, this.device);
-    let y: Tensor | null = null;
-    try {
-      y = await this.network.forwardAsync(x, { outputDevice: 'cpu' });
-      return y.toFloat32Array();
-    } finally {
-      x.dispose();
-      y?.dispose();
-      if (mode !== this.mode && !this.disposed) this.network.train(this.mode === 'train');
-    }
+    if (signal?.aborted) return Promise.reject(abortErrorOf(signal, 'translate'));
+    return new Promise<Buffer | RawPixels>((resolve, reject) => {
+      const job: Job = { id: this.nextId++, input, options: rest, onNote, onProgress, signal, settled: false, resolve, reject };
+      if (signal) {
+        job.onAbort = () => this.abort(job);
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      this.pump();
+    });
   }
 
   /**
-   * Tiled translation: tiles of tile.size (a multiple of the generator's) overlapping by tile.overlap, blended
-   * with linear ramps. Rows of tiles are finished one band at a time, so memory holds one band, not the image.
+   * Stops taking calls. Calls already issued finish (or fail) as they would have; then the worker and the
+   * network are released. Resolves when they are. Later calls reject with GeneratorDisposedError.
    */
-  private async forwardTiled(chw: Float32Array, c: number, h: number, w: number, tile: TileOptions, mode: 'eval' | 'train'): Promise<Float32Array> {
-    const size = roundUp(Math.max(tile.size, this.multiple), this.multiple);
-    const overlap = Math.min(Math.max(0, Math.floor(tile.overlap ?? size / 8)), size / 2);
-    if (h <= size && w <= size) return this.forwardPadded(chw, c, h, w, mode);
-    const stride = size - overlap;
-    const starts = (n: number) => {
-      const s: number[] = [];
-      for (let p = 0; ; p += stride) { if (p + size >= n) { s.push(Math.max(0, n - size)); break; } s.push(p); }
-      return [...new Set(s)];
-    };
-    const ys = starts(h), xs = starts(w);
-    const oc = this.outputChannels;
-    const out = new Float32Array(oc * h * w);
-    const weight = new Float32Array(h * w);
-    const ramp = (i: number, n: number, lo: boolean, hi: boolean) => {
-      let v = 1;
-      if (lo && i < overlap) v = Math.min(v, (i + 1) / (overlap + 1));
-      if (hi && i >= n - overlap) v = Math.min(v, (n - i) / (overlap + 1));
-      return v;
-    };
-    for (const y0 of ys) {
-      const th = Math.min(size, h - y0);
-      for (const x0 of xs) {
-        const tw = Math.min(size, w - x0);
-        const tileIn = new Float32Array(c * th * tw);
-        for (let ch = 0; ch < c; ch++) for (let y = 0; y < th; y++) {
-          tileIn.set(chw.subarray(ch * h * w + (y0 + y) * w + x0, ch * h * w + (y0 + y) * w + x0 + tw), ch * th * tw + y * tw);
-        }
-        const tileOut = await this.forwardPadded(tileIn, c, th, tw, mode);
-        for (let y = 0; y < th; y++) {
-          const wy = ramp(y, th, y0 > 0, y0 + th < h);
-          for (let x = 0; x < tw; x++) {
-            const wgt = wy * ramp(x, tw, x0 > 0, x0 + tw < w);
-            const p = (y0 + y) * w + x0 + x;
-            weight[p] += wgt;
-            for (let ch = 0; ch < oc; ch++) out[ch * h * w + p] += wgt * tileOut[ch * th * tw + y * tw + x];
-          }
-        }
-      }
+  dispose(): Promise<void> {
+    if (!this.released) {
+      this.disposed = true;
+      this.released = this.exited ? Promise.resolve() : new Promise((r) => { this.releaseDone = r; });
+      this.localNetwork?.dispose();
+      this.localNetwork = null;
+      this.releaseIfIdle();
     }
-    for (let p = 0; p < h * w; p++) for (let ch = 0; ch < oc; ch++) out[ch * h * w + p] /= weight[p];
-    return out;
+    return this.released;
+  }
+
+  private pump(): void {
+    if (this.current || this.dead) return;
+    const job = this.queue.shift();
+    if (!job) { this.releaseIfIdle(); return; }
+    this.current = job;
+    this.worker.ref(); // keep the process alive while a call is out
+    const req: GeneratorRequest = { type: 'translate', id: job.id, input: forPosting(job.input), options: { ...job.options, progress: !!job.onProgress } };
+    try {
+      this.worker.postMessage(req);
+    } catch (err) {
+      this.current = null;
+      this.settle(job, err as Error);
+      this.pump();
+    }
+  }
+
+  private abort(job: Job): void {
+    const err = abortErrorOf(job.signal!, 'translate');
+    const i = this.queue.indexOf(job);
+    if (i >= 0) this.queue.splice(i, 1); // queued: dropped before it reaches the worker
+    else if (this.current === job) this.worker.postMessage({ type: 'cancel', id: job.id } satisfies GeneratorRequest);
+    this.settle(job, err); // a running job stays current until the worker answers (one job at a time there)
+    if (i >= 0) this.releaseIfIdle();
+  }
+
+  private onReply(m: GeneratorReply): void {
+    if (m.type === 'ready' || m.type === 'load-failed') return;
+    const job = this.current;
+    if (!job || job.id !== m.id) return;
+    if (m.type === 'progress') { if (!job.settled) job.onProgress?.(m.done, m.total); return; }
+    this.current = null;
+    this.worker.unref();
+    if (!job.settled) for (const n of m.notes) job.onNote?.(n);
+    if (m.type === 'failed') this.settle(job, deserializeError(m.error));
+    else if ('encoded' in m.output) this.settle(job, null, Buffer.from(m.output.encoded.buffer, m.output.encoded.byteOffset, m.output.encoded.byteLength));
+    else this.settle(job, null, m.output.raw);
+    this.pump();
+  }
+
+  private settle(job: Job, err: Error | null, value?: Buffer | RawPixels): void {
+    if (job.settled) return;
+    job.settled = true;
+    if (job.onAbort) job.signal!.removeEventListener('abort', job.onAbort);
+    if (err) job.reject(err instanceof AbortError || !job.signal?.aborted ? err : abortErrorOf(job.signal, 'translate'));
+    else job.resolve(value!);
+  }
+
+  private releaseIfIdle(): void {
+    if (!this.disposed || this.current || this.queue.length) return;
+    if (this.dead) return;
+    this.dead = new GeneratorDisposedError();
+    this.worker.ref(); // until it has exited, so that awaiting dispose() always resolves
+    this.worker.postMessage({ type: 'dispose' } satisfies GeneratorRequest);
+  }
+
+  /** The worker is gone: everything still pending fails with `err`. */
+  private stop(err: Error): void {
+    if (this.dead) return;
+    this.dead = err;
+    this.disposed = true;
+    const pending = [...(this.current ? [this.current] : []), ...this.queue];
+    this.current = null;
+    this.queue.length = 0;
+    for (const job of pending) this.settle(job, err);
   }
 }
 
 /**
  * Loads a generator from a run folder (./checkpoints/<name>) or a checkpoint file (.pth from the reference or
  * from us, or .safetensors). Self-describing checkpoints need no architecture options; others are recognised
- * from their keys and shapes, or described by the options.
+ * from their keys and shapes, or described by the options. Reading and building happen in the worker thread.
  */
 export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOptions = {}): Promise<Generator> {
-  const budget = options.maxForwardBytes ?? DEFAULT_MAX_FORWARD_BYTES;
-  if (!(budget > 0)) throw new Error(`Expected a positive number of bytes for maxForwardBytes but received ${budget}`);
+  const maxForwardBytes = options.maxForwardBytes ?? DEFAULT_MAX_FORWARD_BYTES;
+  if (!(maxForwardBytes > 0)) throw new OptionError(`Expected a positive number of bytes for maxForwardBytes but received ${maxForwardBytes}`, 'maxForwardBytes');
   const file = findCheckpointFile(pathOrDir, options);
-  const ck = loadCheckpoint(file);
-  const description = describe(ck, options);
-  const device = resolveDevice(options.device);
-  const net = networkFromDescription(description, { device });
-  try {
-    net.loadStateDict(ck.tensors, { what: `checkpoint ${file}` });
-  } catch (e) {
-    net.dispose();
-    throw e;
-  }
   const mode = options.mode ?? 'eval';
-  if (mode !== 'eval' && mode !== 'train') throw new Error(`Expected 'eval' or 'train' for mode but received '${String(mode)}'`);
-  return new Generator(net, description, device, mode, options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, file, budget);
+  if (mode !== 'eval' && mode !== 'train') throw new OptionError(`Expected 'eval' or 'train' for mode but received '${String(mode)}'`, 'mode');
+  const architecture: ArchitectureOptions = {
+    netG: options.netG, ngf: options.ngf, norm: options.norm, inputNc: options.inputNc, outputNc: options.outputNc, useDropout: options.useDropout,
+  };
+  const data: GeneratorWorkerData = {
+    role: GENERATOR_WORKER_ROLE, file, architecture, device: options.device ?? '', mode,
+    maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, maxForwardBytes, threads: getNumThreads(), gate: FORWARD_GATE,
+  };
+  if (!fs.existsSync(WORKER_SCRIPT)) {
+    throw new Error(`generator worker script ${WORKER_SCRIPT} not found: generators run from compiled JavaScript; build it with "npx tsc -p ."`);
+  }
+  const worker = new Worker(WORKER_SCRIPT, { workerData: data });
+  const ready = await new Promise<Extract<GeneratorReply, { type: 'ready' }>>((resolve, reject) => {
+    const onExit = (code: number) => reject(new Error(`generator worker for ${file} exited with code ${code} while loading`));
+    worker.once('error', reject);
+    worker.once('exit', onExit);
+    worker.once('message', (m: GeneratorReply) => {
+      worker.off('error', reject);
+      worker.off('exit', onExit);
+      if (m.type === 'ready') resolve(m);
+      else {
+        void worker.terminate();
+        reject(m.type === 'load-failed' ? deserializeError(m.error) : new Error(`unexpected ${m.type} from generator worker`));
+      }
+    });
+  });
+  return new Generator(worker, ready.description, ready.device, mode, file, architecture);
 }

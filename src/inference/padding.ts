@@ -8,6 +8,19 @@ export function sizeMultiple(arch: string): number {
   return a ? archSizeMultiple(a) : 4;
 }
 
+/**
+ * The smallest side a generator's input may have: ResNet's blocks mirror-pad by 1 at a quarter of the input
+ * size, which needs at least 2 pixels there (so 8); U-Nets' multiple is already enough.
+ */
+export function minInputSize(arch: string): number {
+  return arch.startsWith('resnet_') ? 8 : sizeMultiple(arch);
+}
+
+/** The padded side for an input side n: the next multiple, and at least the minimum size. */
+export function paddedSize(n: number, arch: string): number {
+  return Math.max(roundUp(n, sizeMultiple(arch)), minInputSize(arch));
+}
+
 export function roundUp(v: number, multiple: number): number { return Math.ceil(v / multiple) * multiple; }
 
 /** Mirror index for any offset (reflection without repeating the edge; period 2(n-1)). */

@@ -1,5 +1,5 @@
-// Applies the network description stored with a checkpoint (sidecar or safetensors metadata) to test options,
-// so `img2img test` needs no repeated architecture flags. Flags given on the command line win; a conflict is
+// Applies the network description stored with a checkpoint (sidecar or safetensors metadata) to options, so
+// `img2img test` and `img2img train --continue_train` need no repeated architecture flags. Flags given on the command line win; a conflict is
 // reported.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -7,7 +7,8 @@ import { networkFileName, sidecarPath, METADATA_KEY, CheckpointInfo } from '../c
 import type { Options } from '../options/parse_options';
 import { readStateDictRaw } from '../checkpoint';
 
-function explicitFlags(argv: readonly string[]): Set<string> {
+/** The option names given on a command line (`--ngf 8` and `--ngf=8` both give ngf). */
+export function explicitFlags(argv: readonly string[]): Set<string> {
   const out = new Set<string>();
   for (const a of argv) if (a.startsWith('--')) out.add(a.slice(2).split('=')[0]);
   return out;
@@ -25,22 +26,22 @@ export function readCheckpointInfo(file: string): CheckpointInfo | null {
 }
 
 /**
- * Fills netG, ngf, norm, no_dropout, input_nc, output_nc (and direction) from the checkpoint of `netName`
- * unless given explicitly. Returns notes for the user (what was taken, what conflicts).
+ * Fills netG, ngf, norm, no_dropout, input_nc, output_nc from the generator checkpoint `netName` (netD, ndf,
+ * n_layers_D from a discriminator's) unless given explicitly. Returns notes for the user (what was taken,
+ * what conflicts). `img2img test` and `img2img train --continue_train` both use it.
  */
 export function applyCheckpointDescription(opt: Options, argv: readonly string[], netName: string): string[] {
   const base = path.join(opt.checkpoints_dir, opt.name, networkFileName(opt.load_iter > 0 ? `iter_${opt.load_iter}` : opt.epoch, netName, ''));
   const file = ['.pth', '.safetensors'].map((e) => base + e).find((f) => fs.existsSync(f));
   if (!file) return [];
   const info = readCheckpointInfo(file);
-  if (!info || info.network?.kind !== 'G') return [];
+  if (!info || !info.network) return [];
   const explicit = explicitFlags(argv);
   const notes: string[] = [];
   const d = info.network;
-  const want: Array<[keyof Options & string, unknown]> = [
-    ['netG', d.arch], ['ngf', d.width], ['norm', d.norm], ['no_dropout', !d.useDropout],
-    ['input_nc', d.inputNc], ['output_nc', d.outputNc],
-  ];
+  const want: Array<[keyof Options & string, unknown]> = d.kind === 'G'
+    ? [['netG', d.arch], ['ngf', d.width], ['norm', d.norm], ['no_dropout', !d.useDropout], ['input_nc', d.inputNc], ['output_nc', d.outputNc]]
+    : [['netD', d.arch], ['ndf', d.width], ['n_layers_D', d.arch === 'n_layers' ? d.nLayersD : undefined]];
   const o = opt as unknown as Record<string, unknown>;
   const taken: string[] = [];
   for (const [key, value] of want) {

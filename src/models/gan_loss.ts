@@ -3,12 +3,14 @@
 import { autogradGrad, bceWithLogitsLoss, mseLoss, Tensor, tidy } from '../tensor';
 import type { Network } from '../networks';
 
-export type GanMode = 'vanilla' | 'lsgan' | 'wgangp';
+import { GAN_MODES } from '../architectures';
+import type { GanMode } from '../architectures';
+export type { GanMode };
 
 export class GANLoss {
   constructor(readonly mode: GanMode, readonly realLabel = 1.0, readonly fakeLabel = 0.0) {
-    if (!['vanilla', 'lsgan', 'wgangp'].includes(mode)) {
-      throw new Error(`Expected one of vanilla, lsgan, wgangp for gan_mode but received '${mode}'`);
+    if (!(GAN_MODES as readonly string[]).includes(mode)) {
+      throw new Error(`Expected one of ${GAN_MODES.join(', ')} for gan_mode but received '${mode}'`);
     }
   }
 

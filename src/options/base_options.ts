@@ -4,7 +4,9 @@
  * Where the reference accepts any string and fails later (netG, norm, ...), we list the valid values
  * as choices so a typo is reported here, once, at the edge.
  */
-import { OptionParser } from './option_parser';
+import { ArgumentSpec, OptionParser } from './option_parser';
+import { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES } from '../architectures';
+import type { GeneratorArch, DiscriminatorArch, Norm, InitType } from '../architectures';
 
 /** Values of the base options after parsing (snake_case like the reference's `opt`). */
 export interface BaseOptionValues {
@@ -16,11 +18,11 @@ export interface BaseOptionValues {
   output_nc: number;
   ngf: number;
   ndf: number;
-  netD: string;
-  netG: string;
+  netD: DiscriminatorArch;
+  netG: GeneratorArch;
   n_layers_D: number;
-  norm: string;
-  init_type: string;
+  norm: Norm;
+  init_type: InitType;
   init_gain: number;
   no_dropout: boolean;
   dataset_mode: string;
@@ -56,10 +58,10 @@ export interface BaseOptionValues {
   threads: number;
 }
 
-export const NETG_CHOICES = ['unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks'] as const;
-export const NETD_CHOICES = ['basic', 'n_layers', 'pixel'] as const;
-export const NORM_CHOICES = ['instance', 'batch', 'none', 'syncbatch'] as const;
-export const INIT_TYPE_CHOICES = ['normal', 'xavier', 'kaiming', 'orthogonal'] as const;
+export const NETG_CHOICES = GENERATOR_ARCHS;
+export const NETD_CHOICES = DISCRIMINATOR_ARCHS;
+export const NORM_CHOICES = NORMS;
+export const INIT_TYPE_CHOICES = INIT_TYPES;
 export const DIRECTION_CHOICES = ['AtoB', 'BtoA'] as const;
 export const PREPROCESS_CHOICES = ['resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none'] as const;
 
@@ -67,6 +69,25 @@ export const PREPROCESS_CHOICES = ['resize_and_crop', 'crop', 'scale_width', 'sc
 export const DEVICE_PATTERN = { regex: /^(|cpu|cuda|cuda:\d+)$/, what: 'cpu, cuda or cuda:N' };
 /** Accepted forms of --gpu_ids: '', '-1', '0', '0,1,2'. */
 export const GPU_IDS_PATTERN = { regex: /^\s*(-?\d+\s*(,\s*-?\d+\s*)*)?$/, what: 'comma-separated GPU ids such as 0 or 0,1 (-1 for CPU)' };
+
+const MODEL_GROUP = 'model parameters';
+const DEVICE_GROUP = 'device parameters';
+
+/** The flags that describe a generator: train and test take them here, `img2img serve` takes the same. */
+export const GENERATOR_ARGUMENTS = {
+  input_nc: { type: 'int', default: 3, min: 1, group: MODEL_GROUP, help: '# of input image channels: 3 for RGB and 1 for grayscale' },
+  output_nc: { type: 'int', default: 3, min: 1, group: MODEL_GROUP, help: '# of output image channels: 3 for RGB and 1 for grayscale' },
+  ngf: { type: 'int', default: 64, min: 1, group: MODEL_GROUP, help: '# of gen filters in the last conv layer' },
+  netG: { type: 'str', default: 'resnet_9blocks', choices: NETG_CHOICES, group: MODEL_GROUP, help: 'generator architecture' },
+  norm: { type: 'str', default: 'instance', choices: NORM_CHOICES, group: MODEL_GROUP, help: 'instance normalization or batch normalization' },
+  no_dropout: { type: 'flag', group: MODEL_GROUP, help: 'no dropout for the generator' },
+} as const satisfies Record<string, ArgumentSpec>;
+
+/** --device and --threads, shared the same way. */
+export const DEVICE_ARGUMENTS = {
+  device: { type: 'str', default: '', pattern: DEVICE_PATTERN, group: DEVICE_GROUP, help: 'cpu, cuda or cuda:N; empty = cuda:0 if available, else cpu' },
+  threads: { type: 'int', default: 0, min: 0, group: DEVICE_GROUP, help: 'libtorch intra-op threads; 0 = all cores' },
+} as const satisfies Record<string, ArgumentSpec>;
 
 export interface PluginNames {
   /** Names accepted by --model (the model option hooks). */
@@ -81,19 +102,19 @@ export function addBaseOptions(parser: OptionParser, plugins: PluginNames): Opti
   parser.addArgument('--name', { type: 'str', default: 'experiment_name', group: basic, help: 'name of the experiment. It decides where to store samples and models' });
   parser.addArgument('--checkpoints_dir', { type: 'str', default: './checkpoints', group: basic, help: 'models are saved here' });
 
-  const model = 'model parameters';
+  const model = MODEL_GROUP;
   parser.addArgument('--model', { type: 'str', default: 'cycle_gan', choices: plugins.modelNames, group: model, help: 'chooses which model to use' });
-  parser.addArgument('--input_nc', { type: 'int', default: 3, min: 1, group: model, help: '# of input image channels: 3 for RGB and 1 for grayscale' });
-  parser.addArgument('--output_nc', { type: 'int', default: 3, min: 1, group: model, help: '# of output image channels: 3 for RGB and 1 for grayscale' });
-  parser.addArgument('--ngf', { type: 'int', default: 64, min: 1, group: model, help: '# of gen filters in the last conv layer' });
+  parser.addArgument('--input_nc', GENERATOR_ARGUMENTS.input_nc);
+  parser.addArgument('--output_nc', GENERATOR_ARGUMENTS.output_nc);
+  parser.addArgument('--ngf', GENERATOR_ARGUMENTS.ngf);
   parser.addArgument('--ndf', { type: 'int', default: 64, min: 1, group: model, help: '# of discrim filters in the first conv layer' });
   parser.addArgument('--netD', { type: 'str', default: 'basic', choices: NETD_CHOICES, group: model, help: 'discriminator architecture; basic is a 70x70 PatchGAN, n_layers uses --n_layers_D' });
-  parser.addArgument('--netG', { type: 'str', default: 'resnet_9blocks', choices: NETG_CHOICES, group: model, help: 'generator architecture' });
+  parser.addArgument('--netG', GENERATOR_ARGUMENTS.netG);
   parser.addArgument('--n_layers_D', { type: 'int', default: 3, min: 1, group: model, help: 'only used if netD==n_layers' });
-  parser.addArgument('--norm', { type: 'str', default: 'instance', choices: NORM_CHOICES, group: model, help: 'instance normalization or batch normalization' });
+  parser.addArgument('--norm', GENERATOR_ARGUMENTS.norm);
   parser.addArgument('--init_type', { type: 'str', default: 'normal', choices: INIT_TYPE_CHOICES, group: model, help: 'network initialization' });
   parser.addArgument('--init_gain', { type: 'float', default: 0.02, group: model, help: 'scaling factor for normal, xavier and orthogonal' });
-  parser.addArgument('--no_dropout', { type: 'flag', group: model, help: 'no dropout for the generator' });
+  parser.addArgument('--no_dropout', GENERATOR_ARGUMENTS.no_dropout);
 
   const dataset = 'dataset parameters';
   parser.addArgument('--dataset_mode', { type: 'str', default: 'unaligned', choices: plugins.datasetModes, group: dataset, help: 'chooses how datasets are loaded' });
@@ -118,10 +139,10 @@ export function addBaseOptions(parser: OptionParser, plugins: PluginNames): Opti
   parser.addArgument('--suffix', { type: 'str', default: '', group: additional, help: 'customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}' });
   parser.addArgument('--seed', { type: 'int', min: 0, group: additional, help: 'seed of every random generator; a random one is chosen (and saved in opt.txt) when not given' });
 
-  const device = 'device parameters';
-  parser.addArgument('--device', { type: 'str', default: '', pattern: DEVICE_PATTERN, group: device, help: "cpu, cuda or cuda:N; empty = cuda:0 if available, else cpu" });
+  const device = DEVICE_GROUP;
+  parser.addArgument('--device', DEVICE_ARGUMENTS.device);
   parser.addArgument('--gpu_ids', { type: 'str', default: '', pattern: GPU_IDS_PATTERN, group: device, help: 'classic flag: gpu ids, e.g. 0  0,1,2  0,2; use -1 for CPU (sets --device)' });
-  parser.addArgument('--threads', { type: 'int', default: 0, min: 0, group: device, help: 'libtorch intra-op threads; 0 = all cores' });
+  parser.addArgument('--threads', DEVICE_ARGUMENTS.threads);
 
   const wandb = 'wandb parameters';
   parser.addArgument('--use_wandb', { type: 'flag', group: wandb, help: 'use wandb (optional; not bundled)' });

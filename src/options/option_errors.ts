@@ -5,6 +5,7 @@
 
 /** Thrown for a bad command line or option value; `option` names the flag at fault. */
 export class OptionError extends Error {
+  readonly code = 'ERR_IMG2IMG_OPTION';
   constructor(message: string, readonly option?: string) {
     super(message);
     this.name = 'OptionError';
@@ -13,6 +14,7 @@ export class OptionError extends Error {
 
 /** Thrown by a strict parse when `-h` / `--help` was given; `message` is the full help text. */
 export class HelpRequested extends Error {
+  readonly code = 'ERR_IMG2IMG_HELP';
   constructor(readonly helpText: string) {
     super(helpText);
     this.name = 'HelpRequested';

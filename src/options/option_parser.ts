@@ -46,6 +46,8 @@ export interface KnownParse {
   /** Unknown `--flags` among the extras. */
   unknownFlags: string[];
   helpRequested: boolean;
+  /** Required flags not given (only with deferRequired; otherwise the first one throws). */
+  missing: string[];
 }
 
 const INTEGER = /^[+-]?\d+(?:_\d+)*$/;
@@ -162,7 +164,7 @@ export class OptionParser {
   }
 
   /** argparse `parse_known_args`: known options are parsed and validated, everything else is returned in `extras`. */
-  parseKnown(argv: readonly string[]): KnownParse {
+  parseKnown(argv: readonly string[], options: { deferRequired?: boolean } = {}): KnownParse {
     const given = new Map<string, OptionValue>();
     const extras: string[] = [];
     const unknownFlags: string[] = [];
@@ -196,21 +198,26 @@ export class OptionParser {
       given.set(name, this.convert(argument, raw));
     }
     const values: OptionValues = {};
+    const missing: string[] = [];
     for (const argument of this.args.values()) {
       if (given.has(argument.name)) values[argument.name] = given.get(argument.name)!;
       // argparse runs --help before its required-options check, so help works without --dataroot.
-      else if (argument.spec.required && !helpRequested) throw expected('a value', argument.flag, undefined, 'it is required');
-      else values[argument.name] = this.defaultValue(argument);
+      else if (argument.spec.required && !helpRequested) {
+        if (!options.deferRequired) throw expected('a value', argument.flag, undefined, 'it is required');
+        missing.push(argument.flag);
+        values[argument.name] = this.defaultValue(argument);
+      } else values[argument.name] = this.defaultValue(argument);
     }
     for (const [name, value] of this.parserDefaults) {
       if (!(name in values)) values[name] = value;
     }
-    return { values, extras, unknownFlags, helpRequested };
+    return { values, extras, unknownFlags, helpRequested, missing };
   }
 
   /** argparse `parse_args`: like parseKnown, but anything left over is an error and --help throws HelpRequested. */
   parse(argv: readonly string[]): OptionValues {
-    const known = this.parseKnown(argv);
+    // Unknown flags are reported before missing required ones: `--datroot x` should name --datroot first.
+    const known = this.parseKnown(argv, { deferRequired: true });
     if (known.helpRequested) throw new HelpRequested(this.formatHelp());
     if (known.extras.length > 0) {
       const suggestions = known.unknownFlags
@@ -223,6 +230,7 @@ export class OptionParser {
       }
       throw new OptionError(`unrecognized arguments: ${known.extras.join(' ')}${hint}`, known.unknownFlags[0]);
     }
+    if (known.missing.length) throw expected('a value', known.missing[0], undefined, 'it is required');
     return known.values;
   }
 

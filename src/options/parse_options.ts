@@ -56,9 +56,9 @@ export function gatherOptionsWithParser(argv: readonly string[], config: GatherC
   const plugins = { modelNames: Object.keys(modelHooks), datasetModes: Object.keys(datasetHooks) };
   const parser = config.isTrain ? createTrainParser(plugins, config.prog) : createTestParser(plugins, config.prog);
 
-  const first = parser.parseKnown(argv).values;
+  const first = parser.parseKnown(argv, { deferRequired: true }).values; // parse() reports what is missing
   modelHooks[first.model as string].modifyCommandlineOptions(parser, config.isTrain);
-  const second = parser.parseKnown(argv).values; // parse again with the model's defaults
+  const second = parser.parseKnown(argv, { deferRequired: true }).values; // parse again with the model's defaults
   datasetHooks[second.dataset_mode as string].modifyCommandlineOptions(parser, config.isTrain);
   const values = parser.parse(argv);
   return { opt: { ...values, isTrain: config.isTrain } as unknown as GatheredOptions, parser };
@@ -110,6 +110,10 @@ export function parseOptionsWithParser(argv: readonly string[] | string, config:
   datasetHooks[values.dataset_mode].checkOptions?.(values);
 
   values.gpu_id_list = resolveGpuIds(values);
+  // The flag is the reference's, but wandb is not bundled: refuse it rather than ignore it silently.
+  if (values.use_wandb) {
+    throw expected(isTrain ? '--display_port N (the live training dashboard; wandb is not bundled)' : 'the results index.html page (wandb is not bundled)', '--use_wandb', 'given');
+  }
   return { opt: values, parser };
 }
 

@@ -4,6 +4,8 @@
  */
 import { addBaseOptions, PluginNames } from './base_options';
 import { addFidWeightsOption, VAL_METRIC_CHOICES } from './metric_options';
+import { GAN_MODES } from '../architectures';
+import type { GanMode } from '../architectures';
 import { OptionParser } from './option_parser';
 
 export interface TrainOptionValues {
@@ -20,7 +22,7 @@ export interface TrainOptionValues {
   n_epochs_decay: number;
   beta1: number;
   lr: number;
-  gan_mode: string;
+  gan_mode: GanMode;
   pool_size: number;
   lr_policy: string;
   lr_decay_iters: number;
@@ -40,7 +42,7 @@ export interface TrainOptionValues {
   fid_weights: string | null;
 }
 
-export const GAN_MODE_CHOICES = ['vanilla', 'lsgan', 'wgangp'] as const;
+export const GAN_MODE_CHOICES = GAN_MODES;
 export const LR_POLICY_CHOICES = ['linear', 'step', 'plateau', 'cosine'] as const;
 export const NAN_POLICY_CHOICES = ['stop', 'skip'] as const;
 

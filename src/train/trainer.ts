@@ -21,6 +21,8 @@ import { loadTrainingState, readTrainingStateMeta, saveTrainingState, statePath,
 import { formatValidation, ValidationInfo, Validator } from './validation';
 import { Visualizer } from './visualizer';
 import { quickCheckDataset } from '../tools/check_data';
+import { applyCheckpointDescription } from '../inference/self_describing';
+import { shellSplit } from '../options/shell_split';
 
 export interface IterationInfo {
   epoch: number;
@@ -69,6 +71,11 @@ export interface TrainResult {
   seconds: number;
 }
 
+/** The networks whose checkpoints describe the architecture options of a resumed run (one of each kind). */
+function continuedNetworks(opt: Options): string[] {
+  return opt.model === 'cycle_gan' ? ['G_A', 'D_A'] : opt.model === 'pix2pix' ? ['G', 'D'] : ['G'];
+}
+
 const NAN_ADVICE = 'the last saved checkpoint is kept unchanged; lower --lr or use --nan_policy skip';
 
 /**
@@ -77,6 +84,7 @@ const NAN_ADVICE = 'the last saved checkpoint is kept unchanged; lower --lr or u
  * `<network>.<key>` for a weight.
  */
 export class NonFiniteLossError extends Error {
+  readonly code = 'ERR_IMG2IMG_NON_FINITE';
   readonly isWeight: boolean;
 
   constructor(readonly lossName: string, readonly value: number, readonly epoch: number, readonly totalIters: number,
@@ -122,16 +130,29 @@ function isOptions(v: unknown): v is Options {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'dataroot' in (v as object);
 }
 
+export interface TrainExtra {
+  parser?: OptionParser;
+  stop?: StopSignal;
+  /** The command line the options came from, when they were parsed by the caller (tells explicit flags apart). */
+  argv?: readonly string[];
+  /** Aborting stops the run after the current iteration and saves 'latest', as Ctrl-C does. */
+  signal?: AbortSignal;
+}
+
 /**
  * Trains a model as the reference's train.py does. `options` is a command line (string or argv) or parsed
  * options. Resolves when the last epoch ends or a stop was requested.
  */
 export async function train(options: Options | string | readonly string[], callbacks: TrainCallbacks = {},
-  extra: { parser?: OptionParser; stop?: StopSignal } = {}): Promise<TrainResult> {
+  extra: TrainExtra = {}): Promise<TrainResult> {
   let opt: Options;
   let parser = extra.parser;
+  let argv = extra.argv ?? [];
   if (isOptions(options)) opt = options;
-  else { const p = parseOptionsWithParser(options as string[], { isTrain: true }); opt = p.opt; parser = p.parser; }
+  else {
+    argv = typeof options === 'string' ? shellSplit(options) : options as readonly string[];
+    const p = parseOptionsWithParser(argv, { isTrain: true }); opt = p.opt; parser = p.parser;
+  }
   if (!opt.isTrain) throw new Error('train() needs training options (isTrain)');
   if (!parser) parser = parseOptionsWithParser(['--dataroot', opt.dataroot, '--model', opt.model, '--dataset_mode', opt.dataset_mode], { isTrain: true }).parser;
 
@@ -154,6 +175,8 @@ export async function train(options: Options | string | readonly string[], callb
   log(`device: ${opt.device} (libtorch ${rt.torchVersion}, ${rt.threads} threads${opt.device === 'cpu' && rt.cudaAvailable ? '; CUDA is available: use --device cuda' : ''})`);
   log(`seed: ${opt.seed}`);
   manualSeed(opt.seed);
+  // A resumed run rebuilds the networks its checkpoints describe; flags given on the command line win.
+  if (opt.continue_train) for (const name of continuedNetworks(opt)) for (const note of applyCheckpointDescription(opt, argv, name)) log(note);
   log(formatOptions(opt, parser));
   if (!dist || dist.isMain) saveOptions(opt, parser);
 
@@ -175,6 +198,9 @@ export async function train(options: Options | string | readonly string[], callb
   const stale = model.writesFiles ? removeStaleTemporaries(model.saveDir) : [];
   if (stale.length) log(`removed ${stale.length} unfinished save(s) of an interrupted run: ${stale.join(', ')}`);
   const stop = extra.stop ?? new StopSignal();
+  const onAbort = () => { stop.requested ??= 'aborted'; };
+  if (extra.signal?.aborted) onAbort();
+  extra.signal?.addEventListener('abort', onAbort, { once: true });
   const result: TrainResult = { epochs: 0, totalIters: 0, interrupted: false, lastLosses: {}, dataSeconds: 0, seconds: 0 };
   const started = Date.now();
   let failed = false;
@@ -364,6 +390,7 @@ export async function train(options: Options | string | readonly string[], callb
     failed = true;
     throw error;
   } finally {
+    extra.signal?.removeEventListener('abort', onAbort);
     bar?.finish();
     result.seconds = (Date.now() - started) / 1000;
     await loader.close?.();

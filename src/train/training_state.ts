@@ -13,7 +13,8 @@ import { networkToRaw } from '../checkpoint/network_checkpoint';
 import { getRngState, setRngState } from '../runtime';
 import { Tensor } from '../tensor';
 
-const STATE_KEY = 'img2img_training_state';
+/** safetensors metadata key that marks a training-state file. */
+export const STATE_KEY = 'img2img_training_state';
 
 export interface TrainingCounters {
   /** Epoch the state belongs to. */

@@ -18,6 +18,7 @@ export type AtomicWriteData = Buffer | string | ReadonlyArray<Buffer>;
 
 /** Thrown when a write fails; the message names the target and the cause (e.g. ENOSPC). */
 export class AtomicWriteError extends Error {
+  readonly code = 'ERR_IMG2IMG_WRITE';
   readonly path: string;
 
   constructor(target: string, cause: unknown) {

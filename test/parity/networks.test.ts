@@ -5,6 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { defineD, defineG, Network } from '../../src/networks';
+import type { InitType } from '../../src/architectures';
 import { readSafetensorsRaw } from '../../src/checkpoint';
 import { manualSeed } from '../../src/runtime';
 import { noGrad, Tensor } from '../../src/tensor';
@@ -16,7 +17,7 @@ const CASES = path.join(SHARED, 'fixtures/parity/networks');
 interface NetworkCase {
   network: 'G' | 'D';
   define_args: Record<string, unknown>;
-  init_type: string;
+  init_type: InitType;
   init_gain: number;
   state_dict_keys: string[];
   shapes: Record<string, number[]>;

@@ -15,7 +15,7 @@ import { OnnxExportError } from '../../../src/export/export_errors';
 import { checkOnnxInputSize, readOnnxContract } from '../../../src/export/onnx_contract';
 import { exportOnnx, exportOnnxBytes } from '../../../src/export/onnx_export';
 import { OnnxGraph } from '../../../src/export/onnx_graph';
-import { Generator, loadGenerator } from '../../../src/inference/generator';
+import { Generator, LoadGeneratorOptions, loadGenerator } from '../../../src/inference/generator';
 import { cropCHW, reflectPadCHW, roundUp, sizeMultiple } from '../../../src/inference/padding';
 import { defineG, GeneratorOptions } from '../../../src/networks';
 import { manualSeed } from '../../../src/runtime';
@@ -126,7 +126,7 @@ describe('ONNX export (onnxruntime-node)', function () {
       it(`${name}: exported when its architecture is one we build, refused clearly otherwise`, async () => {
         const dir = path.join(CUT, name);
         const a = JSON.parse(fs.readFileSync(path.join(dir, 'case.json'), 'utf8')).define_G_args;
-        const opts = { netG: a.netG, ngf: a.ngf, norm: a.norm, useDropout: a.use_dropout, device: 'cpu' };
+        const opts: LoadGeneratorOptions = { netG: a.netG, ngf: a.ngf, norm: a.norm, useDropout: a.use_dropout, device: 'cpu' };
         let g: Generator | null = null;
         try {
           g = await loadGenerator(path.join(dir, 'weights_G.safetensors'), opts);

@@ -44,8 +44,8 @@ describe('networks: API, errors, memory and threads', function () {
     assert.throws(() => d.forward(Tensor.zeros([1, 3, 64, 64])), /basic discriminator \(6 channels.*expects 6 input channels but received 3/);
     assert.throws(() => g.forward(Tensor.zeros([3, 256, 256])), /expects a 4-D input/);
     assert.throws(() => d.forward(Tensor.zeros([1, 6, 8, 8])), /needs a larger input/);
-    assert.throws(() => defineG({ netG: 'unet_64' }), /Expected one of unet_256, unet_128, resnet_9blocks, resnet_6blocks for netG but received "unet_64"/);
-    assert.throws(() => defineG({ norm: 'layer' }), /Expected one of batch, instance, none, syncbatch for norm/);
+    assert.throws(() => defineG({ netG: 'unet_64' as never }), /Expected one of unet_256, unet_128, resnet_9blocks, resnet_6blocks for netG but received "unet_64"/);
+    assert.throws(() => defineG({ norm: 'layer' as never }), /Expected one of instance, batch, none, syncbatch for norm/);
     assert.throws(() => defineG({ ngf: 0 }), /Expected an integer >= 1 for ngf/);
     g.dispose(); d.dispose();
   });
