@@ -23,6 +23,8 @@ export interface JpegScanInfo {
   se: number;
   ah: number;
   al: number;
+  /** Bytes of entropy-coded data after the scan header, up to the next marker that is not RSTn or a stuffed FF 00. */
+  dataBytes: number;
 }
 
 export interface JpegStructure {
@@ -57,10 +59,15 @@ export function readJpegStructure(data: Uint8Array): JpegStructure {
   const frames: JpegFrameInfo[] = [];
   const scans: JpegScanInfo[] = [];
   let pos = 2;
+  let open: { scan: JpegScanInfo; start: number } | null = null; // the scan whose entropy-coded data is being walked
   for (;;) {
     const after = nextMarker(data, pos);
+    const marker = after < 0 ? -1 : data[after - 1];
+    if (open && marker !== 0x00 && !(marker >= 0xd0 && marker <= 0xd7)) {
+      open.scan.dataBytes = (after < 0 ? data.length : after - 2) - open.start;
+      open = null;
+    }
     if (after < 0) return { frames, scans, complete: false };
-    const marker = data[after - 1];
     if (marker === 0xd9) return { frames, scans, complete: true };
     pos = after;
     if (isStandaloneMarker(marker)) continue;
@@ -85,11 +92,32 @@ export function readJpegStructure(data: Uint8Array): JpegStructure {
       const componentIds: number[] = [];
       for (let i = 0; i < n; i++) componentIds.push(data[seg + 1 + 2 * i]);
       const q = seg + 1 + 2 * n;
-      scans.push({ offset: after - 2, componentIds, ss: data[q], se: data[q + 1], ah: data[q + 2] >> 4, al: data[q + 2] & 15 });
+      const scan = { offset: after - 2, componentIds, ss: data[q], se: data[q + 1], ah: data[q + 2] >> 4, al: data[q + 2] & 15, dataBytes: 0 };
+      scans.push(scan);
+      open = { scan, start: end };
     }
     // entropy-coded data after a scan header is skipped by nextMarker (FF 00 and RSTn are standalone)
     pos = end;
   }
+}
+
+/**
+ * Fewest bytes a sequential Huffman scan can take: every 8x8 block of each of its components codes at least a DC
+ * category and an end-of-block (or AC) code, and a Huffman code is at least one bit. A file whose scan data is
+ * shorter cannot hold its declared frame, so it is refused before a decoder allocates the frame (a 50 KB file
+ * declaring 7000x7000 used to decode for 4 s into 420 MB of filler). Arithmetic-coded frames (SOF9 and up), whose
+ * blocks can take less than a bit, are not bounded here.
+ */
+export function minimumHuffmanScanBytes(frame: JpegFrameInfo, scan: JpegScanInfo): number {
+  if (frame.marker !== 0xc0 && frame.marker !== 0xc1) return 0;
+  const hMax = Math.max(1, ...frame.components.map((c) => c.h)), vMax = Math.max(1, ...frame.components.map((c) => c.v));
+  let blocks = 0;
+  for (const id of scan.componentIds) {
+    const c = frame.components.find((k) => k.id === id);
+    if (!c) continue;
+    blocks += Math.ceil(Math.ceil((frame.width * c.h) / hMax) / 8) * Math.ceil(Math.ceil((frame.height * c.v) / vMax) / 8);
+  }
+  return Math.floor((blocks * 2) / 8);
 }
 
 /**
@@ -119,6 +147,11 @@ export function jpegStructureProblem(s: JpegStructure, probed: { width: number; 
       for (const id of scan.componentIds) {
         if (seen.has(id)) return `is a corrupt JPEG: component ${id} is coded by a second scan at byte ${scan.offset} in a sequential (baseline) file`;
         seen.add(id);
+      }
+      const need = minimumHuffmanScanBytes(frame, scan);
+      if (scan.dataBytes < need) {
+        return `is truncated: its scan at byte ${scan.offset} has ${scan.dataBytes} bytes of data, and a ${frame.width}x${frame.height} ` +
+          `frame needs at least ${need} (as PIL, a truncated JPEG is refused, not filled in)`;
       }
     }
     return null;

@@ -16,7 +16,7 @@ import { decodeImage, readImageFile, toRGB8 } from '../../../src/data/image_io';
 import { runPythonJson } from '../../helpers/run_python';
 import { requirePil, tempDir } from './data_test_helpers';
 import {
-  baselinePeakMb, baselineScanFlood, DecodeRun, gifLzwCycle, gifWithCodes, hiddenFrameJpeg, interlacedBomb, interlacedPng,
+  baselinePeakMb, baselineScanFlood, DecodeRun, gifLzwCycle, gifWithCodes, hiddenFrameJpeg, inflatedFrameJpeg, interlacedBomb, interlacedPng,
   measureDecode, msbCodes, plainJpeg, progressiveScanFlood, secondFrameJpeg, stripEntries, tiff, writeTemp,
 } from './hostile_inputs';
 
@@ -63,6 +63,14 @@ describe('hostile images (issue 15)', function () {
       const data = progressiveScanFlood(2000, 2000, 400);
       assert.ok(data.length < 10_000);
       assertRefused('progressive_flood.jpg', data, 'ERR_IMG2IMG_BAD_IMAGE', /400 progressive scans walk the image more than 16 times/);
+    });
+
+    it('refuses a baseline JPEG whose scan data cannot hold its declared 7000x7000 frame, before decoding', () => {
+      const data = inflatedFrameJpeg(7000, 7000);
+      assert.deepStrictEqual([probeImage(data, 'x').width, probeImage(data, 'x').height], [7000, 7000]);
+      assertRefused('inflated_frame.jpg', data, 'ERR_IMG2IMG_BAD_IMAGE',
+        /is truncated: its scan at byte \d+ has \d+ bytes of data, and a 7000x7000 frame needs at least 574218 /);
+      // 3 components x 875 x 875 blocks x 2 bits: the fewest bytes a Huffman scan of that frame can take
     });
 
     it('still decodes the legal baseline JPEG the hostile ones are built from', () => {

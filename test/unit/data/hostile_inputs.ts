@@ -55,6 +55,18 @@ export function secondFrameJpeg(): Buffer {
   return Buffer.concat([base.subarray(0, eoi), segment(0xc0, frameBody(30000, 30000, 3)), base.subarray(eoi)]);
 }
 
+/**
+ * A legal 512x256 JPEG whose frame header (probe and decoder agree) is patched to width x height: its scan data
+ * is far too short for that frame, which a decoder used to fill in (50 KB declaring 7000x7000: 4.4 s, 420 MB).
+ */
+export function inflatedFrameJpeg(width: number, height: number): Buffer {
+  const base = Buffer.from(plainJpeg(512, 256));
+  const sof = markerOffset(base, 0xc0);
+  base.writeUInt16BE(height, sof + 5);
+  base.writeUInt16BE(width, sof + 7);
+  return base;
+}
+
 /** Issue 15 item 3 (baseline): `extra` empty copies of the scan header after the real scan. */
 export function baselineScanFlood(width: number, height: number, extra: number): Buffer {
   const base = plainJpeg(width, height);
