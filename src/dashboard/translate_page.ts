@@ -1,5 +1,6 @@
 // The translate page: pick, drop or paste an image; it is POSTed as it is and the translation is shown next to
 // it. Errors from the server ({"error": message}) are shown in the page with their status.
+import { IMAGE_INPUT_WIRING } from './image_input_script';
 import type { Asset } from './http_util';
 import { BASE_CSS } from './page_style';
 
@@ -169,28 +170,6 @@ export const TRANSLATE_JS: Asset = {
     }).then(function () { if (token === current) $('spinner').hidden = true; });
   }
 
-  $('file').addEventListener('change', function () {
-    if (this.files && this.files[0]) translate(this.files[0]);
-    this.value = '';
-  });
-  var drop = $('drop');
-  ['dragenter', 'dragover'].forEach(function (t) {
-    document.addEventListener(t, function (ev) { ev.preventDefault(); drop.classList.add('over'); });
-  });
-  ['dragleave', 'dragend'].forEach(function (t) {
-    document.addEventListener(t, function (ev) { if (!ev.relatedTarget) drop.classList.remove('over'); });
-  });
-  document.addEventListener('drop', function (ev) {
-    ev.preventDefault();
-    drop.classList.remove('over');
-    var f = ev.dataTransfer && ev.dataTransfer.files && ev.dataTransfer.files[0];
-    if (f) translate(f);
-  });
-  document.addEventListener('paste', function (ev) {
-    var items = ev.clipboardData ? ev.clipboardData.files : null;
-    if (items && items[0]) translate(items[0]);
-  });
-  drop.addEventListener('keydown', function (ev) { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); $('file').click(); } });
-})();
+${IMAGE_INPUT_WIRING}})();
 `,
 };

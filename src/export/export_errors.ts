@@ -1,9 +1,13 @@
 // The ONNX exporter's errors: the project's one message shape plus a stable `code` that callers can test.
-export type OnnxErrorCode =
-  | 'ERR_ONNX_TRAIN_MODE' | 'ERR_ONNX_SIZE' | 'ERR_ONNX_OPSET' | 'ERR_ONNX_ARCH' | 'ERR_ONNX_WEIGHTS'
-  | 'ERR_ONNX_INPUT_SIZE' | 'ERR_ONNX_MODEL';
+export const ONNX_ERROR_CODES = [
+  'ERR_IMG2IMG_ONNX_TRAIN_MODE', 'ERR_IMG2IMG_ONNX_SIZE', 'ERR_IMG2IMG_ONNX_OPSET', 'ERR_IMG2IMG_ONNX_ARCH', 'ERR_IMG2IMG_ONNX_WEIGHTS',
+  'ERR_IMG2IMG_ONNX_INPUT_SIZE', 'ERR_IMG2IMG_ONNX_MODEL',
+] as const;
+export type OnnxErrorCode = typeof ONNX_ERROR_CODES[number];
 
 export class OnnxExportError extends Error {
+  /** Every code an OnnxExportError can carry. */
+  static readonly CODES = ONNX_ERROR_CODES;
   constructor(readonly code: OnnxErrorCode, message: string) {
     super(message);
     this.name = 'OnnxExportError';

@@ -31,7 +31,7 @@ class Builder {
   }
   private need(key: string): { name: string; shape: number[] } {
     const w = this.take(key);
-    if (!w) throw onnxError('ERR_ONNX_WEIGHTS', `a tensor ${key}`, `the ${this.d.arch} generator's weights`, 'none');
+    if (!w) throw onnxError('ERR_IMG2IMG_ONNX_WEIGHTS', `a tensor ${key}`, `the ${this.d.arch} generator's weights`, 'none');
     return w;
   }
 
@@ -154,7 +154,7 @@ export interface GeneratorGraphOptions {
 /** Adds the generator's nodes to `g` (input 'input', output 'output'); every float weight must be used. */
 export function buildGeneratorGraph(g: OnnxGraph, d: NetworkDescription, weights: Weights, o: GeneratorGraphOptions): void {
   const arch: ParsedGeneratorArch | null = d.kind === 'G' ? parseGeneratorArch(d.arch) : null;
-  if (!arch) throw onnxError('ERR_ONNX_ARCH', 'a generator architecture (unet_*, resnet_*)', 'ONNX export', `'${d.kind} ${d.arch}'`);
+  if (!arch) throw onnxError('ERR_IMG2IMG_ONNX_ARCH', 'a generator architecture (unet_*, resnet_*)', 'ONNX export', `'${d.kind} ${d.arch}'`);
   const b = new Builder(g, weights, d);
   const x = g.addInput('input', o.inputDims);
   if (arch.family === 'unet') unetBlock(b, 'model', x, 0, arch.downs, 'output');
@@ -162,7 +162,7 @@ export function buildGeneratorGraph(g: OnnxGraph, d: NetworkDescription, weights
   g.addOutput('output', o.outputDims);
   const unused = [...weights.keys()].filter((k) => !b.used.has(k));
   if (unused.length) {
-    throw onnxError('ERR_ONNX_WEIGHTS', `every weight placed in the ${d.arch} graph`, 'ONNX export',
+    throw onnxError('ERR_IMG2IMG_ONNX_WEIGHTS', `every weight placed in the ${d.arch} graph`, 'ONNX export',
       `${unused.length} unused (${unused.slice(0, 4).join(', ')})`, 'the weights do not match the description');
   }
 }

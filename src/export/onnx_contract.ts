@@ -53,12 +53,12 @@ export function readOnnxContract(bytes: Uint8Array, thing = 'an img2img ONNX mod
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw onnxError('ERR_ONNX_MODEL', 'an ONNX model (protobuf ModelProto)', thing, `${bytes.length} bytes that do not decode as one`, (e as Error).message);
+    throw onnxError('ERR_IMG2IMG_ONNX_MODEL', 'an ONNX model (protobuf ModelProto)', thing, `${bytes.length} bytes that do not decode as one`, (e as Error).message);
   }
   const meta = new Map(model.metadataProps.map((p) => [p.key, p.value]));
   const need = (k: string) => {
     const v = meta.get(k);
-    if (v === undefined || v === null) throw onnxError('ERR_ONNX_MODEL', `metadata ${k}`, thing, 'none', 'export it with img2img export');
+    if (v === undefined || v === null) throw onnxError('ERR_IMG2IMG_ONNX_MODEL', `metadata ${k}`, thing, 'none', 'export it with img2img export');
     return v;
   };
   const dims = model.graph?.input?.[0]?.type?.tensorType?.shape?.dim ?? [];
@@ -78,13 +78,13 @@ export function readOnnxContract(bytes: Uint8Array, thing = 'an img2img ONNX mod
 export function checkOnnxInputSize(c: Pick<OnnxContract, 'sizeMultiple' | 'fixedSize'>, height: number, width: number, thing = 'the ONNX generator input'): void {
   if (c.fixedSize) {
     if (height !== c.fixedSize[0] || width !== c.fixedSize[1]) {
-      throw onnxError('ERR_ONNX_INPUT_SIZE', `height x width ${c.fixedSize[0]}x${c.fixedSize[1]}`, thing, `${height}x${width}`, 'the model was exported with a fixed --size');
+      throw onnxError('ERR_IMG2IMG_ONNX_INPUT_SIZE', `height x width ${c.fixedSize[0]}x${c.fixedSize[1]}`, thing, `${height}x${width}`, 'the model was exported with a fixed --size');
     }
     return;
   }
   const m = c.sizeMultiple;
   if (!(height > 0 && width > 0 && height % m === 0 && width % m === 0)) {
-    throw onnxError('ERR_ONNX_INPUT_SIZE', `height and width multiples of ${m}`, thing, `${height}x${width}`,
+    throw onnxError('ERR_IMG2IMG_ONNX_INPUT_SIZE', `height and width multiples of ${m}`, thing, `${height}x${width}`,
       'reflect-pad the image up to the multiple and crop the output back');
   }
 }

@@ -36,14 +36,14 @@ export interface ExportOnnxResult {
 
 /** The serialized model. */
 export function exportOnnxBytes(generator: Generator, options: ExportOnnxOptions = {}): { model: Uint8Array; opset: number; inputDims: Dim[]; contract: OnnxContract } {
-  if (generator.isDisposed) throw onnxError('ERR_ONNX_MODEL', 'a live generator', 'exportOnnx', 'a disposed one');
+  if (generator.isDisposed) throw onnxError('ERR_IMG2IMG_ONNX_MODEL', 'a live generator', 'exportOnnx', 'a disposed one');
   if (generator.mode !== 'eval') {
-    throw onnxError('ERR_ONNX_TRAIN_MODE', 'a generator in eval mode', 'exportOnnx', `mode '${generator.mode}'`,
+    throw onnxError('ERR_IMG2IMG_ONNX_TRAIN_MODE', 'a generator in eval mode', 'exportOnnx', `mode '${generator.mode}'`,
       'an ONNX model has one behaviour: BatchNorm with running statistics and no dropout, as eval; load it with mode: \'eval\'');
   }
   const opset = options.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
-    throw onnxError('ERR_ONNX_OPSET', `an integer from ${MIN_OPSET} to ${MAX_OPSET}`, 'opset', String(opset));
+    throw onnxError('ERR_IMG2IMG_ONNX_OPSET', `an integer from ${MIN_OPSET} to ${MAX_OPSET}`, 'opset', String(opset));
   }
   const d = generator.description;
   const contract: OnnxContract = {
@@ -53,7 +53,7 @@ export function exportOnnxBytes(generator: Generator, options: ExportOnnxOptions
   };
   const m = generator.multiple;
   if (options.size && (options.size.some((v) => !Number.isInteger(v) || v < 1 || v % m !== 0))) {
-    throw onnxError('ERR_ONNX_SIZE', `height and width multiples of ${m}`, `size (${d.arch})`, options.size.join('x'));
+    throw onnxError('ERR_IMG2IMG_ONNX_SIZE', `height and width multiples of ${m}`, `size (${d.arch})`, options.size.join('x'));
   }
   const [h, w]: Dim[] = options.size ?? ['height', 'width'];
   const inputDims: Dim[] = ['batch', contract.inputChannels, h, w];
@@ -80,7 +80,7 @@ export function exportOnnx(generator: Generator, file: string, options: ExportOn
 /** Parses "HxW" (e.g. 256x256) for --size. */
 export function parseSize(text: string): [number, number] {
   const m = /^(\d+)x(\d+)$/.exec(text);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw onnxError('ERR_ONNX_SIZE', 'HEIGHTxWIDTH such as 256x256', '--size', `'${text}'`);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw onnxError('ERR_IMG2IMG_ONNX_SIZE', 'HEIGHTxWIDTH such as 256x256', '--size', `'${text}'`);
   return [Number(m[1]), Number(m[2])];
 }
 

@@ -2,6 +2,7 @@
 // server, no CDN) runs the exported generator on a dropped, pasted or chosen image. The page follows the model's
 // metadata contract (onnx_contract.ts) exactly as translate() does: ToTensor + Normalize in float32, reflect
 // padding right/bottom to the size multiple, crop back, tensor2im. Nothing is uploaded.
+import { IMAGE_INPUT_WIRING } from '../dashboard/image_input_script';
 import type { Asset } from '../dashboard/http_util';
 import { TRANSLATE_CSS } from '../dashboard/translate_page';
 
@@ -201,28 +202,6 @@ export const ONNX_PAGE_JS: Asset = {
     setState('idle');
   }).catch(function (e) { showError('could not load the model: ' + (e && e.message ? e.message : String(e))); });
 
-  $('file').addEventListener('change', function () {
-    if (this.files && this.files[0]) translate(this.files[0]);
-    this.value = '';
-  });
-  var drop = $('drop');
-  ['dragenter', 'dragover'].forEach(function (t) {
-    document.addEventListener(t, function (ev) { ev.preventDefault(); drop.classList.add('over'); });
-  });
-  ['dragleave', 'dragend'].forEach(function (t) {
-    document.addEventListener(t, function (ev) { if (!ev.relatedTarget) drop.classList.remove('over'); });
-  });
-  document.addEventListener('drop', function (ev) {
-    ev.preventDefault();
-    drop.classList.remove('over');
-    var f = ev.dataTransfer && ev.dataTransfer.files && ev.dataTransfer.files[0];
-    if (f) translate(f);
-  });
-  document.addEventListener('paste', function (ev) {
-    var items = ev.clipboardData ? ev.clipboardData.files : null;
-    if (items && items[0]) translate(items[0]);
-  });
-  drop.addEventListener('keydown', function (ev) { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); $('file').click(); } });
-})();
+${IMAGE_INPUT_WIRING}})();
 `,
 };

@@ -31,7 +31,7 @@ export function ortWebDist(): string {
   try {
     return path.dirname(require.resolve('onnxruntime-web'));
   } catch {
-    throw onnxError('ERR_ONNX_MODEL', 'the onnxruntime-web package', 'serve --onnx', 'none installed', 'npm install onnxruntime-web');
+    throw onnxError('ERR_IMG2IMG_ONNX_MODEL', 'the onnxruntime-web package', 'serve --onnx', 'none installed', 'npm install onnxruntime-web');
   }
 }
 
@@ -42,7 +42,7 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, type: string,
 }
 
 export async function startOnnxPageServer(o: OnnxPageServerOptions): Promise<OnnxPageServer> {
-  if (!fs.existsSync(o.onnx) || !fs.statSync(o.onnx).isFile()) throw onnxError('ERR_ONNX_MODEL', 'an .onnx file', '--onnx', `'${o.onnx}'`, 'it does not exist');
+  if (!fs.existsSync(o.onnx) || !fs.statSync(o.onnx).isFile()) throw onnxError('ERR_IMG2IMG_ONNX_MODEL', 'an .onnx file', '--onnx', `'${o.onnx}'`, 'it does not exist');
   const model = fs.readFileSync(o.onnx);
   const contract = readOnnxContract(model, `--onnx ${o.onnx}`);
   const dist = ortWebDist();

@@ -54,7 +54,7 @@ function listImages(dir: string, what: string): string[] {
   try {
     names = fs.readdirSync(dir);
   } catch {
-    throw new MetricError('METRIC_NO_PAIRS', 'a folder of images', what, `'${dir}' (not a readable folder)`);
+    throw new MetricError('ERR_IMG2IMG_METRIC_NO_PAIRS', 'a folder of images', what, `'${dir}' (not a readable folder)`);
   }
   return sortLikePython(names.filter(isImageFile)).map((n) => path.join(dir, n));
 }
@@ -89,7 +89,7 @@ export function resultSets(resultsDir: string): ImageSets {
       return { real, fake, paired: fakeSuffix === '_fake_B' && !cycle, realLabel: `${imageDir} (*${realSuffix})`, fakeLabel: `${imageDir} (*${fakeSuffix})` };
     }
   }
-  throw new MetricError('METRIC_NO_PAIRS', 'a results folder of img2img test (<n>_fake_B.png with <n>_real_B.png, or <n>_fake.png with <n>_real.png)', 'img2img eval', `'${resultsDir}' (${files.length} images, none paired)`);
+  throw new MetricError('ERR_IMG2IMG_METRIC_NO_PAIRS', 'a results folder of img2img test (<n>_fake_B.png with <n>_real_B.png, or <n>_fake.png with <n>_real.png)', 'img2img eval', `'${resultsDir}' (${files.length} images, none paired)`);
 }
 
 function readRgb(file: string): RawImage8 {
@@ -100,9 +100,9 @@ function readRgb(file: string): RawImage8 {
 function chooseMetrics(sets: ImageSets, options: EvaluateOptions, weights: string, notes: string[]): MetricName[] {
   if (options.metrics) {
     for (const m of options.metrics) {
-      if (!(METRICS as readonly string[]).includes(m)) throw new MetricError('METRIC_BAD_OPTION', `one of ${METRICS.join(', ')}`, 'metrics', `'${m}'`);
+      if (!(METRICS as readonly string[]).includes(m)) throw new MetricError('ERR_IMG2IMG_METRIC_BAD_OPTION', `one of ${METRICS.join(', ')}`, 'metrics', `'${m}'`);
       if (PAIRED.includes(m) && !sets.paired) {
-        throw new MetricError('METRIC_NO_PAIRS', `paired images (the same file names in both folders) for ${m}`, `${sets.realLabel} and ${sets.fakeLabel}`, 'unpaired sets');
+        throw new MetricError('ERR_IMG2IMG_METRIC_NO_PAIRS', `paired images (the same file names in both folders) for ${m}`, `${sets.realLabel} and ${sets.fakeLabel}`, 'unpaired sets');
       }
     }
     return [...options.metrics];
@@ -121,7 +121,7 @@ export async function evaluateSets(sets: ImageSets, options: EvaluateOptions = {
   const weights = options.fidWeights ?? resolveFidWeightsPath();
   const metrics = chooseMetrics(sets, options, weights, notes);
   if (sets.real.length === 0 || sets.fake.length === 0) {
-    throw new MetricError('METRIC_TOO_FEW_IMAGES', 'images in both sets', `${sets.realLabel} and ${sets.fakeLabel}`, `${sets.real.length} and ${sets.fake.length}`);
+    throw new MetricError('ERR_IMG2IMG_METRIC_TOO_FEW_IMAGES', 'images in both sets', `${sets.realLabel} and ${sets.fakeLabel}`, `${sets.real.length} and ${sets.fake.length}`);
   }
   const result: EvaluateResult = {
     real: sets.realLabel, fake: sets.fakeLabel,

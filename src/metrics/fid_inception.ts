@@ -19,7 +19,7 @@ export class FidInception {
   /** Builds the network and loads the weights file (strict: every key and shape of pytorch-fid's file). */
   static load(weightsFile: string, options: { device?: string } = {}): FidInception {
     if (!fs.existsSync(weightsFile)) {
-      throw new MetricError('FID_WEIGHTS_MISSING', `the FID Inception weights ${FID_WEIGHTS_FILE} (img2img download model fid-inception, or --fid_weights FILE)`,
+      throw new MetricError('ERR_IMG2IMG_FID_WEIGHTS_MISSING', `the FID Inception weights ${FID_WEIGHTS_FILE} (img2img download model fid-inception, or --fid_weights FILE)`,
         'FID and KID', `no file at ${weightsFile}`);
     }
     const { tensors } = readStateDictRaw(weightsFile);
@@ -28,7 +28,7 @@ export class FidInception {
       network.loadStateDict(tensors, { what: `FID Inception weights ${weightsFile}` });
     } catch (e) {
       network.dispose();
-      throw new MetricError('FID_WEIGHTS_MISMATCH', `pytorch-fid's ${FID_WEIGHTS_FILE} state dict`, weightsFile, (e as Error).message);
+      throw new MetricError('ERR_IMG2IMG_FID_WEIGHTS_MISMATCH', `pytorch-fid's ${FID_WEIGHTS_FILE} state dict`, weightsFile, (e as Error).message);
     }
     return new FidInception(moveTo(network, options.device), weightsFile);
   }
@@ -41,7 +41,7 @@ export class FidInception {
   /** [async] pool3 features [N, 2048] (float32, CPU) of 8-bit RGB images; the caller owns the tensor. */
   async features(images: readonly RawImage8[], options: { batchSize?: number } = {}): Promise<Tensor> {
     const batchSize = options.batchSize ?? 16;
-    if (images.length === 0) throw new MetricError('METRIC_TOO_FEW_IMAGES', 'at least one image', 'FID features', 'none');
+    if (images.length === 0) throw new MetricError('ERR_IMG2IMG_METRIC_TOO_FEW_IMAGES', 'at least one image', 'FID features', 'none');
     const parts: Tensor[] = [];
     try {
       for (let start = 0; start < images.length;) {
@@ -96,7 +96,7 @@ export function imagesToTensor(images: readonly RawImage8[], device = 'cpu'): Te
   const plane = width * height;
   const data = new Float32Array(images.length * 3 * plane);
   images.forEach((img, n) => {
-    if (img.channels !== 3 || img.bitDepth !== 8) throw new MetricError('METRIC_BAD_IMAGE', '8-bit RGB images', 'FID features', `${img.channels} channels, ${img.bitDepth}-bit`);
+    if (img.channels !== 3 || img.bitDepth !== 8) throw new MetricError('ERR_IMG2IMG_METRIC_BAD_IMAGE', '8-bit RGB images', 'FID features', `${img.channels} channels, ${img.bitDepth}-bit`);
     const base = n * 3 * plane;
     for (let p = 0; p < plane; p++) {
       for (let c = 0; c < 3; c++) data[base + c * plane + p] = img.data[p * 3 + c] / 255;

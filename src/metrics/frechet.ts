@@ -26,7 +26,7 @@ export interface FeatureStatistics {
 function check2d(features: Tensor, what: string, minRows: number): [number, number] {
   const [n, d] = features.shape;
   if (features.shape.length !== 2 || n < minRows) {
-    throw new MetricError('METRIC_BAD_FEATURES', `an [N >= ${minRows}, D] feature matrix`, what, `shape [${features.shape.join(', ')}]`);
+    throw new MetricError('ERR_IMG2IMG_METRIC_BAD_FEATURES', `an [N >= ${minRows}, D] feature matrix`, what, `shape [${features.shape.join(', ')}]`);
   }
   return [n, d];
 }
@@ -80,7 +80,7 @@ function traceSqrtProduct(s1: Tensor, s2: Tensor): number {
 export function frechetDistance(a: FeatureStatistics, b: FeatureStatistics, eps = FID_EPS): number {
   const d = a.mu.shape[0];
   if (b.mu.shape[0] !== d || a.sigma.shape[0] !== d || b.sigma.shape[0] !== d) {
-    throw new MetricError('METRIC_BAD_FEATURES', `statistics of ${d} features (the first set's)`, 'the Fréchet distance', `${b.mu.shape[0]} features`);
+    throw new MetricError('ERR_IMG2IMG_METRIC_BAD_FEATURES', `statistics of ${d} features (the first set's)`, 'the Fréchet distance', `${b.mu.shape[0]} features`);
   }
   return tidy(() => {
     const diff = a.mu.sub(b.mu);
@@ -146,8 +146,8 @@ export function kernelInceptionDistance(real: Tensor, fake: Tensor, options: Kid
   const subsets = options.subsets ?? KID_DEFAULTS.subsets;
   const seed = options.seed ?? KID_DEFAULTS.seed;
   const subsetSize = Math.min(options.subsetSize ?? KID_DEFAULTS.subsetSize, nReal, nFake);
-  if (!Number.isInteger(subsets) || subsets < 1) throw new MetricError('METRIC_BAD_OPTION', 'an integer >= 1', 'KID subsets', String(subsets));
-  if (!Number.isInteger(subsetSize) || subsetSize < 2) throw new MetricError('METRIC_BAD_OPTION', 'a subset size >= 2', 'KID', String(subsetSize));
+  if (!Number.isInteger(subsets) || subsets < 1) throw new MetricError('ERR_IMG2IMG_METRIC_BAD_OPTION', 'an integer >= 1', 'KID subsets', String(subsets));
+  if (!Number.isInteger(subsetSize) || subsetSize < 2) throw new MetricError('ERR_IMG2IMG_METRIC_BAD_OPTION', 'a subset size >= 2', 'KID', String(subsetSize));
   const rng = new PythonRandom(seed);
   return tidy(() => {
     // Copied out once: each subset gathers its rows from these.

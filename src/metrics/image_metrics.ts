@@ -28,9 +28,9 @@ export interface SsimOptions {
 
 function checkPair(a: RawImage8, b: RawImage8, what: string): void {
   if (a.width !== b.width || a.height !== b.height || a.channels !== b.channels) {
-    throw new MetricError('METRIC_SHAPE_MISMATCH', `an image of ${a.width}x${a.height}x${a.channels} (the first image's size)`, what, `${b.width}x${b.height}x${b.channels}`);
+    throw new MetricError('ERR_IMG2IMG_METRIC_SHAPE_MISMATCH', `an image of ${a.width}x${a.height}x${a.channels} (the first image's size)`, what, `${b.width}x${b.height}x${b.channels}`);
   }
-  if (a.bitDepth !== 8 || b.bitDepth !== 8) throw new MetricError('METRIC_BAD_IMAGE', '8-bit images', what, `${a.bitDepth}- and ${b.bitDepth}-bit`);
+  if (a.bitDepth !== 8 || b.bitDepth !== 8) throw new MetricError('ERR_IMG2IMG_METRIC_BAD_IMAGE', '8-bit images', what, `${a.bitDepth}- and ${b.bitDepth}-bit`);
 }
 
 /** Mean absolute difference, 0-255 scale. */
@@ -97,12 +97,12 @@ export function ssim(a: RawImage8, b: RawImage8, options: SsimOptions = {}): num
   checkPair(a, b, 'SSIM');
   const gaussian = options.gaussianWeights ?? false;
   const sigma = options.sigma ?? 1.5;
-  if (!(sigma > 0)) throw new MetricError('METRIC_BAD_OPTION', 'a positive number', 'SSIM sigma', String(options.sigma));
+  if (!(sigma > 0)) throw new MetricError('ERR_IMG2IMG_METRIC_BAD_OPTION', 'a positive number', 'SSIM sigma', String(options.sigma));
   const radius = gaussian ? Math.trunc(GAUSSIAN_TRUNCATE * sigma + 0.5) : (UNIFORM_WIN_SIZE - 1) / 2;
   const winSize = 2 * radius + 1;
   const { width, height, channels } = a;
   if (width < winSize || height < winSize) {
-    throw new MetricError('METRIC_BAD_IMAGE', `images of at least ${winSize}x${winSize} pixels (the SSIM window)`, 'SSIM', `${width}x${height}`);
+    throw new MetricError('ERR_IMG2IMG_METRIC_BAD_IMAGE', `images of at least ${winSize}x${winSize} pixels (the SSIM window)`, 'SSIM', `${width}x${height}`);
   }
   // skimage's uniform_filter is a box average; the Gaussian one is scipy's normalised kernel.
   const kernel = gaussian ? gaussianKernel(sigma, radius) : new Float64Array(winSize).fill(1 / winSize);

@@ -45,15 +45,15 @@ export class Validator {
   /** null without --val_freq; checks the split, the metric and (fid) the weights before training starts. */
   static create(opt: Options, saveDir: string, firstNetwork: string): Validator | null {
     const freq = opt.val_freq ?? 0;
-    if (freq <= 0 && opt.save_best) throw new MetricError('METRIC_BAD_OPTION', '--val_freq N > 0 (best of what?)', '--save_best', '--val_freq 0');
+    if (freq <= 0 && opt.save_best) throw new MetricError('ERR_IMG2IMG_METRIC_BAD_OPTION', '--val_freq N > 0 (best of what?)', '--save_best', '--val_freq 0');
     if (freq <= 0) return null;
     const metric = opt.val_metric ?? 'l1';
     const phase = opt.val_phase ?? 'val';
     if (!fs.existsSync(path.join(opt.dataroot, phase)) && !fs.existsSync(path.join(opt.dataroot, `${phase}A`))) {
-      throw new MetricError('VALIDATION_SPLIT_MISSING', `a ${path.join(opt.dataroot, phase)} folder (--val_phase) for --val_freq`, 'validation', 'no such folder');
+      throw new MetricError('ERR_IMG2IMG_VALIDATION_SPLIT_MISSING', `a ${path.join(opt.dataroot, phase)} folder (--val_phase) for --val_freq`, 'validation', 'no such folder');
     }
     if (opt.model === 'cycle_gan' && metric !== 'fid') {
-      throw new MetricError('METRIC_BAD_OPTION', 'fid (unaligned data has no pairs to compare)', '--val_metric with --model cycle_gan', `'${metric}'`);
+      throw new MetricError('ERR_IMG2IMG_METRIC_BAD_OPTION', 'fid (unaligned data has no pairs to compare)', '--val_metric with --model cycle_gan', `'${metric}'`);
     }
     const inception = metric === 'fid' ? FidInception.load(resolveFidWeightsPath(opt.fid_weights), { device: opt.device }) : null;
     const v = new Validator(opt, metric, inception);
@@ -94,7 +94,7 @@ export class Validator {
         const visuals = model.getCurrentVisuals();
         const pick = (names: string[]) => names.map((n) => visuals.get(n)).find((t) => t !== undefined);
         const f = pick(['fake_B_rgb', 'fake_B']), r = pick(['real_B_rgb', 'real_B']);
-        if (!f || !r) throw new MetricError('METRIC_NO_PAIRS', 'fake_B and real_B visuals', `validation of --model ${this.opt.model}`, [...visuals.keys()].join(', '));
+        if (!f || !r) throw new MetricError('ERR_IMG2IMG_METRIC_NO_PAIRS', 'fake_B and real_B visuals', `validation of --model ${this.opt.model}`, [...visuals.keys()].join(', '));
         fake.push(visualToImage(f));
         real.push(visualToImage(r));
       }
@@ -103,7 +103,7 @@ export class Validator {
       await loader.close?.();
     }
     if (real.length < (this.inception ? 2 : 1)) {
-      throw new MetricError('METRIC_TOO_FEW_IMAGES', this.inception ? 'at least 2 validation images for FID' : 'validation images', `--val_phase ${this.opt.val_phase}`, String(real.length));
+      throw new MetricError('ERR_IMG2IMG_METRIC_TOO_FEW_IMAGES', this.inception ? 'at least 2 validation images for FID' : 'validation images', `--val_phase ${this.opt.val_phase}`, String(real.length));
     }
     return { real, fake };
   }

@@ -275,14 +275,14 @@ describe('ONNX export (onnxruntime-node)', function () {
   it('--size fixes height and width; a bad size is refused clearly, at export and at run time', async () => {
     const g = await randomGenerator('sized', { netG: 'unet_128', norm: 'instance' });
     try {
-      assertCode(() => exportOnnxBytes(g, { size: [100, 128] }), 'ERR_ONNX_SIZE',
+      assertCode(() => exportOnnxBytes(g, { size: [100, 128] }), 'ERR_IMG2IMG_ONNX_SIZE',
         /^Expected height and width multiples of 128 for size \(unet_128\) but received 100x128$/);
       const { model } = exportOnnxBytes(g, { size: [128, 256] });
       const c = readOnnxContract(model);
       assert.deepStrictEqual(c.fixedSize, [128, 256]);
-      assertCode(() => checkOnnxInputSize(c, 128, 128), 'ERR_ONNX_INPUT_SIZE', /^Expected height x width 128x256 for the ONNX generator input but received 128x128/);
+      assertCode(() => checkOnnxInputSize(c, 128, 128), 'ERR_IMG2IMG_ONNX_INPUT_SIZE', /^Expected height x width 128x256 for the ONNX generator input but received 128x128/);
       const dynamic = readOnnxContract(exportOnnxBytes(g).model);
-      assertCode(() => checkOnnxInputSize(dynamic, 100, 128), 'ERR_ONNX_INPUT_SIZE', /^Expected height and width multiples of 128 for the ONNX generator input but received 100x128/);
+      assertCode(() => checkOnnxInputSize(dynamic, 100, 128), 'ERR_IMG2IMG_ONNX_INPUT_SIZE', /^Expected height and width multiples of 128 for the ONNX generator input but received 100x128/);
       checkOnnxInputSize(dynamic, 256, 128);
       // ONNX Runtime itself refuses what the contract refuses (its message is less direct, hence the check above)
       const s = await ort.InferenceSession.create(exportOnnxBytes(g).model, { logSeverityLevel: 4 });
@@ -300,12 +300,12 @@ describe('ONNX export (onnxruntime-node)', function () {
     saveNetworkCheckpoint(net, file);
     net.dispose();
     const g = await loadGenerator(file, { mode: 'train', device: 'cpu' });
-    assertCode(() => exportOnnxBytes(g), 'ERR_ONNX_TRAIN_MODE', /^Expected a generator in eval mode for exportOnnx but received mode 'train' \(.*running statistics/);
+    assertCode(() => exportOnnxBytes(g), 'ERR_IMG2IMG_ONNX_TRAIN_MODE', /^Expected a generator in eval mode for exportOnnx but received mode 'train' \(.*running statistics/);
     g.dispose();
     const e = await loadGenerator(file, { device: 'cpu' });
-    assertCode(() => exportOnnxBytes(e, { opset: 9 }), 'ERR_ONNX_OPSET', /^Expected an integer from 11 to 21 for opset but received 9$/);
+    assertCode(() => exportOnnxBytes(e, { opset: 9 }), 'ERR_IMG2IMG_ONNX_OPSET', /^Expected an integer from 11 to 21 for opset but received 9$/);
     e.dispose();
-    assertCode(() => exportOnnxBytes(e), 'ERR_ONNX_MODEL', /^Expected a live generator for exportOnnx/);
+    assertCode(() => exportOnnxBytes(e), 'ERR_IMG2IMG_ONNX_MODEL', /^Expected a live generator for exportOnnx/);
   });
 
   it('img2img export writes a model from a run folder; usage errors exit 2', async () => {

@@ -16,20 +16,31 @@ import { manualSeed } from '../../../src/runtime';
 
 const GENERATOR = path.resolve(__dirname, '../../../src/inference/generator.js');
 
-/** Peak RSS above the loaded generator while translating a side x side image, and the notes it gave. */
+/**
+ * Peak RSS above the loaded generator while translating a side x side image, and the notes it gave. The
+ * translation runs in the generator's worker thread, so the child's main thread samples its resident memory every
+ * 2 ms (a high-water mark such as maxRSS would hide the translation under whatever peak loading left behind).
+ */
 function peakOfTranslation(checkpoint: string, side: number, maxForwardBytes?: number): { overMb: number; notes: string[] } {
   const script = `
+    const fs = require('fs');
     const { loadGenerator } = require(${JSON.stringify(GENERATOR)});
+    const rssMb = () => Number(fs.readFileSync('/proc/self/statm', 'utf8').split(' ')[1]) * 4096 / 2 ** 20;
     (async () => {
       const g = await loadGenerator(process.argv[1], { maxForwardBytes: ${maxForwardBytes ?? 'undefined'} });
       const side = ${side};
       const data = new Uint8Array(side * side * 3).map((_, i) => (i * 7) % 251);
       await g.translate({ data: new Uint8Array(3 * 16 * 16), width: 16, height: 16, channels: 3 }, { output: 'raw' });
-      const base = process.resourceUsage().maxRSS;
+      const base = rssMb();
+      let peak = base;
+      const sampler = setInterval(() => { peak = Math.max(peak, rssMb()); }, 2);
       const notes = [];
       const out = await g.translate({ data, width: side, height: side, channels: 3 }, { output: 'raw', onNote: (n) => notes.push(n) });
+      clearInterval(sampler);
+      peak = Math.max(peak, rssMb());
       if (out.width !== side || out.height !== side) throw new Error('wrong output size');
-      process.stdout.write(JSON.stringify({ overMb: (process.resourceUsage().maxRSS - base) / 1024, notes }));
+      process.stdout.write(JSON.stringify({ overMb: peak - base, notes }));
+      await g.dispose();
     })();`;
   const child = spawnSync(process.execPath, ['-e', script, checkpoint], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, IMG2IMG_THREADS: '1' } });
   if (child.status !== 0) throw new Error(`translation child failed: ${child.stderr}`);

@@ -89,8 +89,8 @@ describe('metrics/evaluate', () => {
     const other = path.join(root, 'other');
     fs.mkdirSync(other);
     fs.writeFileSync(path.join(other, 'x.png'), encodePng(real[0]));
-    await assert.rejects(evaluate(path.join(root, 'real'), other, { metrics: ['psnr'] }), (e: Error & { code?: string }) => e.code === 'METRIC_NO_PAIRS');
-    await assert.rejects(evaluateResults(other), (e: Error & { code?: string }) => e.code === 'METRIC_NO_PAIRS' && /^Expected a results folder/.test(e.message));
+    await assert.rejects(evaluate(path.join(root, 'real'), other, { metrics: ['psnr'] }), (e: Error & { code?: string }) => e.code === 'ERR_IMG2IMG_METRIC_NO_PAIRS');
+    await assert.rejects(evaluateResults(other), (e: Error & { code?: string }) => e.code === 'ERR_IMG2IMG_METRIC_NO_PAIRS' && /^Expected a results folder/.test(e.message));
     const io = captureIO();
     assert.strictEqual(await evalCommand(['--real', other], io), 2);
   });

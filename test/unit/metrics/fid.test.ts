@@ -142,11 +142,11 @@ torch.save(sd, ${JSON.stringify(legacy)}, _use_new_zipfile_serialization=False)
 
   it('names the weights file when it is missing, and refuses a file with other keys', () => {
     assert.throws(() => FidInception.load(path.join(dir, 'nowhere', FID_WEIGHTS_FILE)),
-      (e: unknown) => e instanceof MetricError && e.code === 'FID_WEIGHTS_MISSING' && e.message.includes(FID_WEIGHTS_FILE) && /^Expected /.test(e.message));
+      (e: unknown) => e instanceof MetricError && e.code === 'ERR_IMG2IMG_FID_WEIGHTS_MISSING' && e.message.includes(FID_WEIGHTS_FILE) && /^Expected /.test(e.message));
     const partial = formulaStateDict(fidCase);
     partial.delete('fc.bias');
     const bad = path.join(dir, 'partial.pth');
     writePthRaw(bad, partial);
-    assert.throws(() => FidInception.load(bad), (e: unknown) => e instanceof MetricError && e.code === 'FID_WEIGHTS_MISMATCH' && /fc\.bias/.test(e.message));
+    assert.throws(() => FidInception.load(bad), (e: unknown) => e instanceof MetricError && e.code === 'ERR_IMG2IMG_FID_WEIGHTS_MISMATCH' && /fc\.bias/.test(e.message));
   });
 });

@@ -45,7 +45,7 @@ describe('metrics/frechet', () => {
     const t2 = Tensor.fromBytes(new Uint8Array(new Float64Array(12).map((_, i) => i % 5).buffer), 'float64', [4, 3]);
     const a = featureStatistics(t1), b = featureStatistics(t2);
     try {
-      assert.throws(() => frechetDistance(a, b), (e: Error & { code?: string }) => e.code === 'METRIC_BAD_FEATURES' && /^Expected statistics of 2 features/.test(e.message));
+      assert.throws(() => frechetDistance(a, b), (e: Error & { code?: string }) => e.code === 'ERR_IMG2IMG_METRIC_BAD_FEATURES' && /^Expected statistics of 2 features/.test(e.message));
     } finally {
       for (const t of [t1, t2, a.mu, a.sigma, b.mu, b.sigma]) t.dispose();
     }

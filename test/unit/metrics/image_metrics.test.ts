@@ -66,6 +66,6 @@ describe('metrics/image_metrics', () => {
   it('refuses differently sized images with a coded error', () => {
     const a = facadesHalf(5, 'photo');
     const b: RawImage8 = { ...a, width: 128, data: a.data.subarray(0, 128 * 256 * 3) };
-    assert.throws(() => ssim(a, b), (e: unknown) => e instanceof MetricError && e.code === 'METRIC_SHAPE_MISMATCH' && /^Expected an image of 256x256x3/.test(e.message));
+    assert.throws(() => ssim(a, b), (e: unknown) => e instanceof MetricError && e.code === 'ERR_IMG2IMG_METRIC_SHAPE_MISMATCH' && /^Expected an image of 256x256x3/.test(e.message));
   });
 });

@@ -74,6 +74,6 @@ describe('metrics/validation during training', () => {
     const unaligned = facadesSubset(path.join(tmp, 'unaligned'), 2, { train: 'trainA', test: 'trainB' });
     fs.mkdirSync(path.join(unaligned, 'valA')); fs.mkdirSync(path.join(unaligned, 'valB'));
     await assert.rejects(train(['--dataroot', unaligned, '--model', 'cycle_gan', '--checkpoints_dir', ck, ...TINY, '--netG', 'resnet_6blocks', '--name', 'y', '--val_freq', '1'], { log: () => undefined }),
-      (e: unknown) => e instanceof MetricError && e.code === 'METRIC_BAD_OPTION' && /^Expected fid .* for --val_metric with --model cycle_gan but received 'l1'/.test(e.message));
+      (e: unknown) => e instanceof MetricError && e.code === 'ERR_IMG2IMG_METRIC_BAD_OPTION' && /^Expected fid .* for --val_metric with --model cycle_gan but received 'l1'/.test(e.message));
   });
 });
