@@ -46,7 +46,11 @@ export function workerEnv(base: NodeJS.ProcessEnv, rank: number, nproc: number, 
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
-/** Runs the workers; resolves to 0 when all succeed, else the first failure's exit code (128 + signal number when killed). */
+/**
+ * Runs the workers; resolves to 0 when all succeed, else the exit status of the cause: the first rank killed by a
+ * signal (128 + its number) if any, since the others then fail only because their peer vanished (and which of
+ * those exits is seen first is a race), otherwise the first non-zero exit code.
+ */
 export async function launchWorkers(opts: LaunchOptions): Promise<number> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const masterAddr = opts.masterAddr ?? '127.0.0.1';
@@ -61,6 +65,8 @@ export async function launchWorkers(opts: LaunchOptions): Promise<number> {
 
   const children: ChildProcess[] = [];
   let failure: number | null = null;
+  let killed: number | null = null;
+  let backstopFired = false; // signals we sent ourselves are no cause
   let killTimer: NodeJS.Timeout | null = null;
   // Each worker gets its own process group, so a terminal's Ctrl-C reaches it once, through us.
   const forward = (sig: NodeJS.Signals) => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(sig); };
@@ -74,10 +80,11 @@ export async function launchWorkers(opts: LaunchOptions): Promise<number> {
         const status = code ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 1 : 1);
         if (status !== 0) {
           log(`img2img: rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`);
+          if (signal && killed === null && !backstopFired) killed = status;
           if (failure === null) {
             failure = status;
             // Survivors fail by themselves within the group timeout (at once when the connection drops); this is a backstop.
-            killTimer = setTimeout(() => forward('SIGKILL'), graceMs);
+            killTimer = setTimeout(() => { backstopFired = true; forward('SIGKILL'); }, graceMs);
           }
         }
         resolve();
@@ -86,7 +93,7 @@ export async function launchWorkers(opts: LaunchOptions): Promise<number> {
       child.once('error', (err) => { log(`img2img: rank ${rank} could not start: ${err.message}`); done(127, null); });
     }));
     await Promise.all(exits);
-    return failure ?? 0;
+    return killed ?? failure ?? 0;
   } finally {
     if (killTimer) clearTimeout(killTimer);
     process.off('SIGINT', forward);

@@ -181,7 +181,7 @@ describe('distributed: data-parallel training on c10d/Gloo (loopback)', function
     const r = await done;
     const afterKill = (Date.now() - killedAt) / 1000;
     assert.ok(killedAt > 0, r.out);
-    assert.strictEqual(r.status, 128 + 9, r.out);  // the first failure: rank 1, SIGKILL
+    assert.strictEqual(r.status, 128 + 9, r.out);  // the cause: rank 1, SIGKILL (rank 0's exit 1 may be seen first)
     assert.match(r.out, /rank 1 was killed by SIGKILL/);
     assert.match(r.out, /img2img train: .*failed on rank 0 of 2 \(another rank exited, was killed or did not answer within 10000 ms; its own output says why\): .*(Connection closed by peer|Connection reset)/);
     assert.match(r.out, /rank 0 exited with code 1/);
