@@ -1,6 +1,6 @@
 // The translate page: pick, drop or paste an image; it is POSTed as it is and the translation is shown next to
 // it. Errors from the server ({"error": message}) are shown in the page with their status.
-import { IMAGE_INPUT_WIRING } from './image_input_script';
+import { IMAGE_INPUT_WIRING, IMAGE_PAIR_HTML } from './image_input_script';
 import type { Asset } from './http_util';
 import { BASE_CSS } from './page_style';
 
@@ -28,20 +28,7 @@ export const TRANSLATE_HTML: Asset = {
       <div class="muted small">PNG, JPEG, BMP, GIF, TIFF or PPM, up to <span id="limit">–</span>. The output has the input's size.</div>
     </div>
   </section>
-  <div id="error" class="error" role="alert" hidden></div>
-  <section class="pair">
-    <figure class="card">
-      <figcaption><span class="title">Input</span><span id="input-caption" class="muted"></span></figcaption>
-      <div class="frame"><img id="input-img" alt="input image" hidden><span id="input-empty" class="placeholder">no image yet</span></div>
-    </figure>
-    <figure class="card">
-      <figcaption><span class="title">Translation</span><span id="output-caption" class="muted"></span>
-        <a id="download" download="translated.png" hidden>download</a></figcaption>
-      <div class="frame"><img id="output-img" alt="translated image" hidden><span id="output-empty" class="placeholder">the result appears here</span>
-        <div id="spinner" class="spinner" hidden></div></div>
-    </figure>
-  </section>
-</main>
+${IMAGE_PAIR_HTML}</main>
 </body>
 </html>
 `,

@@ -2,7 +2,7 @@
 // server, no CDN) runs the exported generator on a dropped, pasted or chosen image. The page follows the model's
 // metadata contract (onnx_contract.ts) exactly as translate() does: ToTensor + Normalize in float32, reflect
 // padding right/bottom to the size multiple, crop back, tensor2im. Nothing is uploaded.
-import { IMAGE_INPUT_WIRING } from '../dashboard/image_input_script';
+import { IMAGE_INPUT_WIRING, IMAGE_PAIR_HTML } from '../dashboard/image_input_script';
 import type { Asset } from '../dashboard/http_util';
 import { TRANSLATE_CSS } from '../dashboard/translate_page';
 
@@ -33,20 +33,7 @@ export const ONNX_PAGE_HTML: Asset = {
       <div class="muted small">Runs on this machine with ONNX Runtime Web (WASM); the image is not uploaded. The output has the input's size.</div>
     </div>
   </section>
-  <div id="error" class="error" role="alert" hidden></div>
-  <section class="pair">
-    <figure class="card">
-      <figcaption><span class="title">Input</span><span id="input-caption" class="muted"></span></figcaption>
-      <div class="frame"><img id="input-img" alt="input image" hidden><span id="input-empty" class="placeholder">no image yet</span></div>
-    </figure>
-    <figure class="card">
-      <figcaption><span class="title">Translation</span><span id="output-caption" class="muted"></span>
-        <a id="download" download="translated.png" hidden>download</a></figcaption>
-      <div class="frame"><img id="output-img" alt="translated image" hidden><span id="output-empty" class="placeholder">the result appears here</span>
-        <div id="spinner" class="spinner" hidden></div></div>
-    </figure>
-  </section>
-</main>
+${IMAGE_PAIR_HTML}</main>
 </body>
 </html>
 `,
