@@ -210,8 +210,8 @@ function buildNative() {
 }
 
 /**
- * In an app's node_modules only the addon and its libtorch record are needed at run time; the object files and the
- * precompiled header (hundreds of MB) are kept in a development checkout only, for incremental rebuilds.
+ * In an app's node_modules only the addon and its libtorch record are needed at run time; the object files and
+ * cmake's files are kept in a development checkout only, for incremental rebuilds.
  */
 function pruneBuild() {
   const keep = new Set([path.join('Release', 'img2img.node'), 'libtorch.json']);
