@@ -23,7 +23,8 @@ struct BasicConv2dImpl : nn::Module {
     conv = register_module("conv", FastConv2d(nn::Conv2dOptions(in, out, {a.kh, a.kw}).stride(a.stride).padding({a.ph, a.pw}).bias(false)));
     bn = register_module("bn", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(kBnEps)));
   }
-  torch::Tensor forward(const torch::Tensor& x) { return torch::relu(bn->forward(conv->forward(x))); }
+  // Inference folds the eval BatchNorm into the prepacked conv (one pass instead of three over each output).
+  torch::Tensor forward(const torch::Tensor& x) { return conv->ForwardBnRelu(x, *bn); }
   FastConv2d conv{nullptr};
   nn::BatchNorm2d bn{nullptr};
 };

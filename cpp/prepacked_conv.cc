@@ -12,42 +12,60 @@ bool PrepackApplies(const torch::Tensor& x, const torch::Tensor& weight) {
 
 torch::Tensor PrepackedWeight::Conv(const torch::Tensor& x, const torch::Tensor& source,
                                     const std::function<torch::Tensor()>& kernel, const torch::Tensor& bias,
-                                    int64_t stride, int64_t padding) {
+                                    torch::IntArrayRef stride, torch::IntArrayRef padding, int64_t extraVersion) {
   torch::Tensor packed;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     const void* data = source.data_ptr();
     const int64_t version = source._version();
-    if (!packed_.defined() || data != data_ || version != version_ || stride != stride_ || padding != padding_) {
-      packed_ = at::mkldnn_reorder_conv2d_weight(kernel().contiguous().to_mkldnn(), {padding, padding}, {stride, stride}, {1, 1}, 1);
+    if (!packed_.defined() || data != data_ || version != version_ || extraVersion != extraVersion_ ||
+        stride.vec() != stride_ || padding.vec() != padding_) {
+      packed_ = at::mkldnn_reorder_conv2d_weight(kernel().contiguous().to_mkldnn(), padding, stride, {1, 1}, 1);
       data_ = data;
       version_ = version;
-      stride_ = stride;
-      padding_ = padding;
+      extraVersion_ = extraVersion;
+      stride_ = stride.vec();
+      padding_ = padding.vec();
     }
     packed = packed_;
   }
   c10::optional<torch::Tensor> b;
   if (bias.defined()) b = bias;
-  return at::mkldnn_convolution(x.contiguous(), packed, b, {padding, padding}, {stride, stride}, {1, 1}, 1);
+  return at::mkldnn_convolution(x.contiguous(), packed, b, padding, stride, {1, 1}, 1);
 }
 
-torch::Tensor FastConv2dImpl::forward(const torch::Tensor& x) {
-  const auto& o = options;
-  const auto& k = *o.kernel_size();
-  const auto& s = *o.stride();
+namespace {
+
+// Zero padding, no groups, no dilation: what the prepacked path computes.
+bool PrepackableOptions(const torch::nn::detail::ConvNdOptions<2>& o) {
   const auto& d = *o.dilation();
-  const bool simple = c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) &&
-                      c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()) && o.groups() == 1 &&
-                      k[0] == k[1] && s[0] == s[1] && d[0] == 1 && d[1] == 1;
-  if (simple && PrepackApplies(x, weight)) {
-    const auto& p = *c10::get<torch::ExpandingArray<2>>(o.padding());
-    if (p[0] == p[1] && x.size(1) == weight.size(1)) {
-      const torch::Tensor w = weight;
-      return packed_.Conv(x, w, [w] { return w; }, bias, s[0], p[0]);
-    }
+  return c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) &&
+         c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()) && o.groups() == 1 && d[0] == 1 && d[1] == 1;
+}
+
+}  // namespace
+
+torch::Tensor FastConv2dImpl::forward(const torch::Tensor& x) {
+  if (PrepackableOptions(options) && PrepackApplies(x, weight) && x.size(1) == weight.size(1)) {
+    const torch::Tensor w = weight;
+    return packed_.Conv(x, w, [w] { return w; }, bias, *options.stride(), *c10::get<torch::ExpandingArray<2>>(options.padding()));
   }
   return torch::nn::Conv2dImpl::forward(x);
+}
+
+torch::Tensor FastConv2dImpl::ForwardBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn) {
+  const bool foldable = !bn.is_training() && bn.options.affine() && bn.options.track_running_stats() && !bias.defined() &&
+                        PrepackableOptions(options) && PrepackApplies(x, weight) && x.size(1) == weight.size(1);
+  if (!foldable) return torch::relu(bn.forward(forward(x)));
+  // y = gamma * (conv(x) - mean) / sqrt(var + eps) + beta = conv_{w * scale}(x) + (beta - mean * scale)
+  const torch::Tensor w = weight, gamma = bn.weight, beta = bn.bias, mean = bn.running_mean, var = bn.running_var;
+  const double eps = bn.options.eps();
+  const int64_t bnVersion = gamma._version() + beta._version() + mean._version() + var._version();
+  const torch::Tensor scale = gamma / torch::sqrt(var + eps);
+  const torch::Tensor folded = beta - mean * scale;
+  torch::Tensor y = packed_.Conv(x, w, [w, scale] { return w * scale.view({-1, 1, 1, 1}); }, folded,
+                                 *options.stride(), *c10::get<torch::ExpandingArray<2>>(options.padding()), bnVersion);
+  return y.relu_();
 }
 
 }  // namespace img2img

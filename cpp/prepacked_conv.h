@@ -14,18 +14,25 @@ bool PrepackApplies(const torch::Tensor& x, const torch::Tensor& weight);
 // The reordered form of one weight, rebuilt when the weight's storage or version changes (optimizer step, load).
 class PrepackedWeight {
  public:
-  // conv2d(x, kernel) with stride/padding, through oneDNN with the cached reordered kernel. `kernel` is the
-  // [out, in, kh, kw] weight to use (for a transposed convolution: its sub-pixel phase kernel); `source` is the
-  // parameter it derives from, whose storage and version key the cache.
+  // [sync] conv2d(x, kernel) + bias with per-axis stride/padding, through oneDNN with the cached reordered kernel.
+  // `kernel` is the [out, in, kh, kw] weight to use (for a transposed convolution: its sub-pixel phase kernel; for
+  // a conv followed by an eval BatchNorm: the folded kernel); `source` is the parameter it derives from, whose
+  // storage and version key the cache, with `extraVersion` for anything else the kernel reads (the BatchNorm's
+  // tensors). Any thread may call; the cache is guarded by a mutex; the result owns its tensor.
   torch::Tensor Conv(const torch::Tensor& x, const torch::Tensor& source, const std::function<torch::Tensor()>& kernel,
-                     const torch::Tensor& bias, int64_t stride, int64_t padding);
+                     const torch::Tensor& bias, torch::IntArrayRef stride, torch::IntArrayRef padding,
+                     int64_t extraVersion = 0);
+  torch::Tensor Conv(const torch::Tensor& x, const torch::Tensor& source, const std::function<torch::Tensor()>& kernel,
+                     const torch::Tensor& bias, int64_t stride, int64_t padding) {
+    return Conv(x, source, kernel, bias, {stride, stride}, {padding, padding});
+  }
 
  private:
   std::mutex mutex_;
   torch::Tensor packed_;
   const void* data_ = nullptr;
-  int64_t version_ = -1;
-  int64_t stride_ = -1, padding_ = -1;
+  int64_t version_ = -1, extraVersion_ = -1;
+  std::vector<int64_t> stride_, padding_;
 };
 
 // nn::Conv2d whose no-grad CPU forward uses a prepacked weight. Same parameters, names and construction as
@@ -33,6 +40,9 @@ class PrepackedWeight {
 struct FastConv2dImpl : torch::nn::Conv2dImpl {
   explicit FastConv2dImpl(torch::nn::Conv2dOptions options) : torch::nn::Conv2dImpl(std::move(options)) {}
   torch::Tensor forward(const torch::Tensor& x);
+  // [sync] relu(bn(conv(x))) with the eval-mode BatchNorm folded into the prepacked kernel and bias (inference
+  // only: no grad, bn in eval; otherwise the three ops as written). Same result to float rounding.
+  torch::Tensor ForwardBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn);
 
  private:
   PrepackedWeight packed_;
