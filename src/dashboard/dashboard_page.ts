@@ -53,6 +53,10 @@ export const DASHBOARD_HTML: Asset = {
       <div id="tooltip" class="tooltip" hidden></div>
     </div>
   </section>
+  <section class="card" id="val-card" hidden>
+    <div class="card-head"><h2>Validation</h2><span id="val-caption" class="muted"></span></div>
+    <svg id="val-chart" class="chart small" role="img" aria-label="validation metric per epoch" data-points="0"></svg>
+  </section>
   <section class="card wide" id="visuals-card">
     <div class="card-head"><h2>Current visuals</h2><span id="visuals-caption" class="muted">none yet</span></div>
     <div id="visuals" class="visuals" data-seq="0"></div>
@@ -150,7 +154,7 @@ export const DASHBOARD_JS: Asset = {
   } catch (e) { /* private mode: defaults */ }
 
   function emptyState() {
-    return { state: 'waiting', run: null, options: [], lossNames: [], points: [], lrPoints: [], epochs: [], progress: null, visuals: null };
+    return { state: 'waiting', run: null, options: [], lossNames: [], points: [], lrPoints: [], epochs: [], progress: null, visuals: null, validations: [] };
   }
   function saveSettings() {
     try { localStorage.setItem('img2img.dashboard', JSON.stringify(settings)); } catch (e) { /* ignore */ }
@@ -391,6 +395,7 @@ export const DASHBOARD_JS: Asset = {
   }
   function drawLosses() {
     chartQueued = false;
+    drawValidation();
     var svg = $('chart');
     svg.setAttribute('data-points', String(S.points.length));
     svg.setAttribute('data-series', String(S.lossNames.length));
@@ -409,6 +414,19 @@ export const DASHBOARD_JS: Asset = {
     });
     drawChart($('lr-chart'), [{ name: 'lr', color: COLORS[0], cls: 'lr', xs: lxs, ys: lys }],
       { margin: { l: 60, r: 14, t: 6, b: 8 }, yTicks: 2, emptyText: 'learning rate: none yet' });
+  }
+  /** --val_freq results: the metric per epoch, with the latest and best value in the caption. */
+  function drawValidation() {
+    var v = S.validations || [];
+    $('val-card').hidden = v.length === 0;
+    if (!v.length) return;
+    var last = v[v.length - 1];
+    setText('val-caption', last.metric + ' ' + fmtNum(last.value) + ' at epoch ' + last.epoch + ' · best ' +
+      fmtNum(last.best.value) + ' (epoch ' + last.best.epoch + ')');
+    $('val-chart').setAttribute('data-points', String(v.length));
+    drawChart($('val-chart'), [{ name: last.metric, color: COLORS[1], cls: 'val', xs: v.map(function (e) { return e.epoch; }),
+      ys: v.map(function (e) { return e.value; }) }], { integerX: true, margin: { l: 60, r: 14, t: 6, b: 20 }, yTicks: 3,
+      emptyText: 'no validation yet' });
   }
   function queueChart() {
     if (chartQueued) return;
@@ -551,6 +569,7 @@ export const DASHBOARD_JS: Asset = {
       queueChart();
     });
     on('lr', function (p) { S.lrPoints.push(p); queueChart(); });
+    on('validation', function (v) { S.validations.push(v); queueChart(); });
     on('progress', function (p) {
       S.progress = p;
       if (S.state === 'waiting') { S.state = 'training'; renderStatus(); }

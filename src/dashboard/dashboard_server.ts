@@ -3,6 +3,7 @@
 // browsers with Server-Sent Events. Training never waits for a browser: events are written without awaiting,
 // a client that falls behind is dropped (it reconnects and gets the whole history again), and the training loop
 // only yields one event-loop turn per iteration so that connections are accepted while it runs.
+import type { ValidationInfo } from '../train/validation';
 import * as http from 'http';
 import type { Options } from '../options/parse_options';
 import { parseOptionsWithParser } from '../options/parse_options';
@@ -120,6 +121,8 @@ class DashboardState {
   epochs: EpochInfo[] = [];
   progress: Progress | null = null;
   visuals: VisualSet[] = [];
+  /** --val_freq results, one per validation: the metric's value and the best so far. */
+  validations: ValidationInfo[] = [];
   private nextVisualSeq = 1;
   private readonly stepMs: number[] = [];
   private lastStepAt: number | null = null;
@@ -202,6 +205,7 @@ class DashboardState {
     return {
       state: this.state, run: this.run, options: this.options, lossNames: this.lossNames, points: this.points,
       lrPoints: this.lrPoints, epochs: this.epochs, progress: this.progress, visuals: latest ? visualsMeta(latest) : null,
+      validations: this.validations,
     };
   }
 }
@@ -270,7 +274,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
   };
 
-  const own: Required<Pick<TrainCallbacks, 'onStart' | 'onIteration' | 'onVisuals' | 'onEpoch'>> = {
+  const own: Required<Pick<TrainCallbacks, 'onStart' | 'onIteration' | 'onVisuals' | 'onEpoch' | 'onValidation'>> = {
     onStart: (info) => guarded('start', () => {
       state.start(info);
       hub.broadcast('init', state.snapshot());
@@ -290,6 +294,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       if (state.state === 'finished') hub.broadcast('state', { state: state.state });
       pushProgress(true);
     }),
+    onValidation: (info) => guarded('validation', () => {
+      state.validations.push({ ...info, best: { ...info.best } });
+      hub.broadcast('validation', info);
+    }),
   };
 
   /** One event-loop turn, so that the server accepts and answers while the (synchronous) steps run. */
@@ -308,6 +316,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         },
         onVisuals(info) { own.onVisuals(info); callbacks.onVisuals?.(info); },
         async onEpoch(info) { own.onEpoch(info); await callbacks.onEpoch?.(info); },
+        async onValidation(info) { own.onValidation(info); await callbacks.onValidation?.(info); },
       };
     },
     async close() {

@@ -195,6 +195,41 @@ describe('dashboard in a browser (img2img train --display_port)', function () {
     }
   }
 
+  it('charts --val_freq results per epoch with the latest and the best value, for watchers joining before and after', async () => {
+    const opt = parseOptionsWithParser(['--dataroot', path.join(root, 'data'), '--name', 'val'], { isTrain: true }).opt;
+    const d = await startDashboard({ port: 0, host: '127.0.0.1', opt });
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    try {
+      await page.goto(d.url);
+      await waitFor(async () => page.evaluate(() => document.getElementById('val-card').hidden === true), 5000, 'the hidden validation card');
+      const seen: number[] = [];
+      const callbacks = d.attach({ onValidation: (v) => { seen.push(v.epoch); } });
+      const values = [24.1, 25.3, 24.9];
+      for (let e = 1; e <= values.length; e++) {
+        const best = { value: Math.max(...values.slice(0, e)), epoch: values.indexOf(Math.max(...values.slice(0, e))) + 1 };
+        await callbacks.onValidation!({ epoch: e, totalIters: 10 * e, metric: 'psnr', value: values[e - 1], images: 4, seconds: 0.1, best, improved: best.epoch === e });
+      }
+      assert.deepStrictEqual(seen, [1, 2, 3], 'the caller\'s own onValidation still runs');
+      const read = (p: Page) => p.evaluate(() => ({
+        hidden: document.getElementById('val-card').hidden,
+        points: document.getElementById('val-chart').getAttribute('data-points'),
+        lines: document.querySelectorAll('#val-chart path.line').length,
+        caption: document.getElementById('val-caption').textContent,
+      }));
+      const live = await waitFor(async () => { const r = await read(page); return r.points === '3' ? r : null; }, 5000, '3 validation points');
+      assert.deepStrictEqual(live, { hidden: false, points: '3', lines: 1, caption: 'psnr 24.9 at epoch 3 · best 25.3 (epoch 2)' });
+      const late = await browser.newPage();
+      await late.goto(d.url);
+      assert.deepStrictEqual(await waitFor(async () => { const r = await read(late); return r.points === '3' ? r : null; }, 5000, 'the late watcher'), live);
+      await late.close();
+      assert.deepStrictEqual(errors, []);
+    } finally {
+      await page.close();
+      await d.close();
+    }
+  });
+
   it('drops a watcher that stops reading, keeps one that reads, and never blocks the steps', async () => {
     const opt = parseOptionsWithParser(['--dataroot', path.join(root, 'data'), '--name', 'slow'], { isTrain: true }).opt;
     const d = await startDashboard({ port: 0, host: '127.0.0.1', opt, maxClientBufferBytes: 256 * 1024 });
