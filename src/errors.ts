@@ -1,7 +1,7 @@
 // The errors of the embedding API and the plain-object form that carries any of the package's errors across
 // worker_threads, where class identity is lost. Every error class has a stable `code` (messages may be
 // reworded; codes stay); src/index.ts exports them all.
-import { ImageFileError } from './data/image_errors';
+import { ImageErrorCode, ImageFileError } from './data/image_errors';
 import { CheckpointError } from './checkpoint/raw_tensor';
 import { OptionError } from './options/option_errors';
 
@@ -53,7 +53,9 @@ export function serializeError(err: unknown): SerializedError {
 export function deserializeError(s: SerializedError): Error {
   let err: Error;
   switch (s.code) {
-    case 'ERR_IMG2IMG_BAD_IMAGE': err = new ImageFileError(s.file ?? '', ''); break;
+    case 'ERR_IMG2IMG_BAD_IMAGE':
+    case 'ERR_IMG2IMG_IMAGE_TOO_LARGE':
+    case 'ERR_IMG2IMG_DECODE_TIMEOUT': err = new ImageFileError(s.file ?? '', '', s.code as ImageErrorCode); break;
     case 'ERR_IMG2IMG_CHECKPOINT': err = new CheckpointError(s.file ?? '', ''); break;
     case 'ERR_IMG2IMG_OPTION': err = new OptionError(s.message, s.option); break;
     case 'ERR_IMG2IMG_DISPOSED': err = new GeneratorDisposedError(); break;

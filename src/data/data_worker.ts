@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import { DecodedImageCache } from './image_cache';
-import { serializeError, SerializedImageError } from './image_errors';
+import { serializeError, SerializedError } from '../errors';
 import { ImageJob, JobResult, runImageJob } from './load_job';
 
 /** workerData.role value that marks a thread started by ImageWorkerPool. */
@@ -21,7 +21,7 @@ export interface WorkerRequest {
   job: ImageJob;
 }
 
-export type WorkerReply = { id: number; result: JobResult } | { id: number; error: SerializedImageError };
+export type WorkerReply = { id: number; result: JobResult } | { id: number; error: SerializedError };
 
 function serve(data: DataWorkerData): void {
   const port = parentPort!;

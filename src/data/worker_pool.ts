@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { expected } from '../options/option_errors';
 import { DATA_WORKER_ROLE, DataWorkerData, WorkerReply, WorkerRequest } from './data_worker';
-import { deserializeError } from './image_errors';
+import { deserializeError } from '../errors';
 import { ImageJob, JobResult } from './load_job';
 
 /** Compiled worker entry, next to this file (dist/src/data/data_worker.js). */

@@ -389,6 +389,11 @@ describe('translate off the caller\'s thread (issue 16)', function () {
       try {
         await assert.rejects(g.translate(Buffer.from('not an image')), (e: Error) => e instanceof ImageFileError && (e as ImageFileError).code === 'ERR_IMG2IMG_BAD_IMAGE');
       } finally { await g.dispose(); }
+      // An image over the pixel limit keeps its class and its own code across the worker thread.
+      const small = await loadGenerator(dir, { maxImagePixels: 100 });
+      try {
+        await assert.rejects(small.translate(pngOf(32, 32)), (e: Error) => e instanceof ImageFileError && (e as ImageFileError).code === 'ERR_IMG2IMG_IMAGE_TOO_LARGE');
+      } finally { await small.dispose(); }
       saveG(d, { netG: 'resnet_6blocks', ngf: 4, norm: 'instance' });
       manualSeed(3);
       const netD = defineD({ netD: 'basic', inputNc: 6, ndf: 4, norm: 'batch' });
