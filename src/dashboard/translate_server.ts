@@ -146,6 +146,7 @@ export async function startTranslateServer(options: TranslateServerOptions): Pro
   let pending = 0;
   let receiving = 0;
 
+  /** A 503; whatever the request still sends is read and dropped (nothing, once its body has arrived). */
   const busy = (req: http.IncomingMessage, what: string) => {
     drain(req);
     return new HttpError(503, `the server is busy with ${what}; try again in a moment`, { 'Retry-After': '1' }, BUSY);
@@ -168,7 +169,7 @@ export async function startTranslateServer(options: TranslateServerOptions): Pro
       receiving--;
     }
     if (body.length === 0) throw new HttpError(400, `${name} is empty (0 bytes)`, {}, 'ERR_IMG2IMG_BAD_IMAGE');
-    if (pending >= MAX_PENDING) throw new HttpError(503, `the server is busy with ${pending} translations; try again in a moment`, { 'Retry-After': '1' }, BUSY);
+    if (pending >= MAX_PENDING) throw busy(req, `${pending} translations`); // the slots filled while this one arrived
     pending++;
     try {
       const notes: string[] = [];
