@@ -76,13 +76,15 @@ export function resultSets(resultsDir: string): ImageSets {
   const imageDir = fs.existsSync(path.join(resultsDir, 'images')) ? path.join(resultsDir, 'images') : resultsDir;
   const files = listImages(imageDir, 'the results folder');
   const cycle = files.some((f) => /_rec_A\.[^.]+$/.test(f));
+  const stemOf = (f: string) => f.slice(0, -path.extname(f).length);
+  const byStem = new Map<string, string>();
+  for (const f of files) if (!byStem.has(stemOf(f))) byStem.set(stemOf(f), f); // the first, as a search in order would
   for (const [fakeSuffix, realSuffix] of [['_fake_B', '_real_B'], ['_fake', '_real']]) {
     const real: string[] = [], fake: string[] = [];
     for (const f of files) {
-      const ext = path.extname(f);
-      const stem = f.slice(0, -ext.length);
+      const stem = stemOf(f);
       if (!stem.endsWith(fakeSuffix)) continue;
-      const partner = files.find((g) => g.slice(0, -path.extname(g).length) === stem.slice(0, -fakeSuffix.length) + realSuffix);
+      const partner = byStem.get(stem.slice(0, -fakeSuffix.length) + realSuffix);
       if (partner) { fake.push(f); real.push(partner); }
     }
     if (fake.length > 0) {
