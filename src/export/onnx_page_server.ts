@@ -3,7 +3,10 @@
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
-import { closeServer, guardClientErrors, listen, sendError, sendJson, urlOf, Asset } from '../dashboard/http_util';
+import {
+  Asset, closeServer, guardClientErrors, guardHandler, listen, requestPath, securityHeaders, sendBuffer, sendError, sendJson,
+  SERVER_TIMEOUTS, urlOf,
+} from '../dashboard/http_util';
 import { readOnnxContract, OnnxContract } from './onnx_contract';
 import { onnxError } from './export_errors';
 import { ONNX_PAGE_CSS, ONNX_PAGE_HTML, ONNX_PAGE_JS } from './onnx_page';
@@ -15,10 +18,8 @@ const ORT_FILES: Record<string, string> = {
   'ort-wasm-simd-threaded.wasm': 'application/wasm',
 };
 
-/** Same-origin only, as the other pages, plus what WebAssembly compilation needs. */
-const HEADERS = {
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+/** Same-origin only, as the other pages, plus what WebAssembly compilation needs (the other headers: securityHeaders). */
+const WASM_CSP = {
   'Content-Security-Policy': "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; " +
     "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 };
@@ -36,9 +37,7 @@ export function ortWebDist(): string {
 }
 
 function send(req: http.IncomingMessage, res: http.ServerResponse, type: string, body: Buffer | string, cache: string): void {
-  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  res.writeHead(200, { ...HEADERS, 'Content-Type': type, 'Content-Length': buf.length, 'Cache-Control': cache });
-  res.end(req.method === 'HEAD' ? undefined : buf);
+  sendBuffer(req, res, type, typeof body === 'string' ? Buffer.from(body, 'utf8') : body, { ...WASM_CSP, 'Cache-Control': cache });
 }
 
 export async function startOnnxPageServer(o: OnnxPageServerOptions): Promise<OnnxPageServer> {
@@ -48,14 +47,15 @@ export async function startOnnxPageServer(o: OnnxPageServerOptions): Promise<Onn
   const dist = ortWebDist();
   const info = { ...contract, file: path.basename(o.onnx), bytes: model.length };
   const assets: Record<string, Asset> = { '/': ONNX_PAGE_HTML, '/index.html': ONNX_PAGE_HTML, '/onnx.js': ONNX_PAGE_JS, '/onnx.css': ONNX_PAGE_CSS };
-  const server = http.createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
+  // The same guards as the other two servers: a handler's throw is a 5xx and a log line, odd targets are 404s.
+  const server = http.createServer(SERVER_TIMEOUTS, guardHandler('serve --onnx', (req, res) => {
+    const url = requestPath(req);
     if (req.method !== 'GET' && req.method !== 'HEAD') { sendError(res, 405, 'only GET and HEAD', { Allow: 'GET, HEAD' }); return; }
     const asset = assets[url];
     if (asset) { send(req, res, asset.type, asset.body, 'no-cache'); return; }
     if (url === '/model.onnx') { send(req, res, 'application/octet-stream', model, 'no-cache'); return; }
     if (url === '/model.json') { sendJson(res, 200, info); return; }
-    if (url === '/favicon.ico') { res.writeHead(204, HEADERS); res.end(); return; } // browsers ask; nothing to show
+    if (url === '/favicon.ico') { res.writeHead(204, { ...securityHeaders(), ...WASM_CSP }); res.end(); return; } // browsers ask; nothing to show
     const ortName = url.startsWith('/ort/') ? url.slice(5) : '';
     if (Object.prototype.hasOwnProperty.call(ORT_FILES, ortName)) {
       fs.readFile(path.join(dist, ortName), (err, body) => {
@@ -64,8 +64,8 @@ export async function startOnnxPageServer(o: OnnxPageServerOptions): Promise<Onn
       });
       return;
     }
-    sendError(res, 404, `no such page: ${url}`);
-  });
+    sendError(res, 404, `no such page: ${url.slice(0, 200)}`);
+  }));
   guardClientErrors(server);
   const addr = await listen(server, o.port, o.host, { port: '--port', host: '--host' });
   return { url: urlOf(o.host, addr.port), contract, close: () => closeServer(server) };

@@ -4,6 +4,7 @@
 import * as assert from 'assert';
 import { spawn } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import type { Browser, Page } from 'playwright-core';
@@ -131,6 +132,21 @@ describe('in-browser translate page (img2img serve --onnx, onnxruntime-web)', fu
     assert.strictEqual((await fetch(`${server.url}ort/ort.webgpu.min.js`)).status, 404);
     const info = await (await fetch(`${server.url}model.json`)).json() as { sizeMultiple: number; file: string };
     assert.deepStrictEqual([info.sizeMultiple, info.file], [256, 'g.onnx']);
+  });
+
+  it('answers odd request targets (GET //, absolute form) with 404s and stays up, as the other servers do', async () => {
+    const { port } = new URL(server.url);
+    for (const target of ['//', 'http://example.invalid//x', '/%zz']) {
+      const status = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+        let reply = '';
+        socket.on('data', (c: Buffer) => { reply += c.toString('latin1'); });
+        socket.on('end', () => resolve(reply.split('\r\n')[0]));
+        socket.on('error', reject);
+      });
+      assert.strictEqual(status, 'HTTP/1.1 404 Not Found', target);
+    }
+    assert.strictEqual((await fetch(`${server.url}model.json`)).status, 200);
   });
 
   it('img2img serve --onnx prints its URL, serves the page and exits 0 on SIGTERM', async () => {
