@@ -16,10 +16,9 @@ import { writeFileAtomic } from '../util/atomic_write';
 import { ArchiveError, checkArchiveIntegrity, extractArchive, isTemporarySiblingOf } from './archive';
 import {
   DATASET_KINDS, DatasetEntry, DatasetKind, DEFAULT_MIRROR, describeDatasets, describeModels, findDataset, findModel,
-  MIRROR_ENV, ModelEntry, resolveMirror,
+  FID_INCEPTION_MODEL, fidInceptionUrl, MIRROR_ENV, ModelEntry, resolveMirror,
 } from './catalog';
-import { FID_INCEPTION_MODEL } from './catalog';
-import { downloadFidInception } from './download_fid';
+import { FID_WEIGHTS_FILE, FID_WEIGHTS_FOLDER } from '../metrics/fid_weights_location';
 import { DownloadError, downloadFile, formatBytes, sha256OfFile } from './http_download';
 import { parseToolArgs, plural, PROCESS_IO, runTool, ToolIO } from './tool_args';
 
@@ -106,6 +105,38 @@ function expectedSha256(entry: { url: string; sha256: string | null }, settings:
   const hash = settings.sha256 ?? entry.sha256;
   if (!hash) io.out(`no true SHA-256 of ${entry.url} is known to this release: the download is not compared with one (--sha256 HEX checks one)`);
   return hash;
+}
+
+/** A downloaded checkpoint is kept only when whole and undamaged: every entry's CRC-32, every tensor within its storage. */
+function verifyCheckpoint(url: string): (part: string) => void {
+  return (part) => {
+    try {
+      sniffCheckpointFormat(part, url);
+      readStateDictRaw(part);
+    } catch (err) {
+      if (err instanceof Error) err.message = `${url} did not send a PyTorch checkpoint: ${err.message}`;
+      throw err; // keeps its code (ERR_IMG2IMG_CHECKPOINT)
+    }
+  };
+}
+
+/**
+ * `img2img download model fid-inception`: pytorch-fid's weights into <checkpoints_dir>/fid_inception/, where
+ * `img2img eval` looks for them (kept when already there). Checked as every model download is.
+ */
+async function downloadFidInception(settings: DownloadSettings, mirrorFlag: string | null, io: ToolIO): Promise<string> {
+  const file = path.join(settings.checkpointsDir, FID_WEIGHTS_FOLDER, FID_WEIGHTS_FILE);
+  if (fs.existsSync(file)) {
+    io.out(`${file} is already there`);
+    return file;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const url = fidInceptionUrl(FID_WEIGHTS_FILE, mirrorFlag);
+  io.out(`downloading ${url}`);
+  const sha256 = expectedSha256({ url, sha256: null }, settings, io);
+  await downloadFile(url, file, { ...transferOptions(settings, io), sha256, verify: verifyCheckpoint(url) });
+  io.out(`fid-inception: ${file} (pytorch-fid's FID Inception v3; used by img2img eval for FID and KID)`);
+  return file;
 }
 
 /** The download options both kinds of download share (progress, retries, timeouts). */
@@ -247,19 +278,7 @@ export async function downloadModel(entry: ModelEntry, settings: DownloadSetting
     io.out(`downloading ${entry.url}`);
     const sha256 = expectedSha256(entry, settings, io);
     try {
-      await downloadFile(entry.url, file, {
-        ...transferOptions(settings, io),
-        sha256,
-        verify: (part) => {
-          try {
-            sniffCheckpointFormat(part, entry.url);
-            readStateDictRaw(part); // whole and undamaged: every entry's CRC-32, every tensor within its storage
-          } catch (err) {
-            if (err instanceof Error) err.message = `${entry.url} did not send a PyTorch checkpoint: ${err.message}`;
-            throw err; // keeps its code (ERR_IMG2IMG_CHECKPOINT)
-          }
-        },
-      });
+      await downloadFile(entry.url, file, { ...transferOptions(settings, io), sha256, verify: verifyCheckpoint(entry.url) });
     } catch (err) {
       removeEmptyFolders(folder, created); // a .part to resume from keeps them
       throw err;
@@ -284,7 +303,7 @@ async function run(args: string[], io: ToolIO): Promise<number> {
   }
   const settings = settingsFrom(values);
   if (what === 'model' && name === FID_INCEPTION_MODEL) {
-    await downloadFidInception({ mirrorFlag: values.mirror as string | null, checkpointsDir: settings.checkpointsDir, retries: settings.retries, timeoutMs: settings.timeoutMs }, io);
+    await downloadFidInception(settings, values.mirror as string | null, io);
     return 0;
   }
   if ((what as What) === 'dataset') await downloadDataset(findDataset(name, settings.kind, settings.mirror), settings, io);
