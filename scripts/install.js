@@ -23,6 +23,7 @@ const { spawnSync } = require('child_process');
 const root = path.resolve(__dirname, '..');
 const force = process.argv.includes('--force');
 const { isInstalledDependency, rebuildCommand } = require('./package_layout');
+const { aptAllowed, aptInstall, dpkgHas } = require('./apt');
 
 function log(msg) { process.stdout.write(`[img2img] ${msg}\n`); }
 function warn(msg) { process.stderr.write(`[img2img] warning: ${msg}\n`); }
@@ -111,26 +112,6 @@ function failExplicit(name, value) {
   process.exit(1);
 }
 
-function isDebianLike() {
-  try { return /ID(_LIKE)?=.*(debian|ubuntu)/.test(fs.readFileSync('/etc/os-release', 'utf8')); } catch { return false; }
-}
-
-/** apt may install for us: root on Debian/Ubuntu with apt-get, unless IMG2IMG_NO_APT=1. */
-function aptAllowed() {
-  return process.platform === 'linux' && isDebianLike() && process.env.IMG2IMG_NO_APT !== '1' &&
-    typeof process.getuid === 'function' && process.getuid() === 0 && spawnSync('apt-get', ['--version']).status === 0;
-}
-
-function aptInstall(packages) {
-  log(`installing Debian packages: apt-get install -y ${packages.join(' ')} (IMG2IMG_NO_APT=1 turns this off)`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-  if (r.status !== 0) return false;
-  r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
-  return r.status === 0;
-}
-
-const dpkgHas = (pkg) => spawnSync('dpkg', ['-s', pkg], { stdio: 'ignore' }).status === 0;
 
 function failNoTorch(looked) {
   const msg = [
@@ -178,13 +159,13 @@ function warnSlowBlas() {
 function buildNative() {
   let found = findTorch();
   if (!found.torchDir && aptAllowed()) {
-    if (aptInstall(['libtorch-dev', 'libopenblas0-pthread', 'libgloo-dev'])) found = findTorch();
+    if (aptInstall(['libtorch-dev', 'libopenblas0-pthread', 'libgloo-dev'], { log })) found = findTorch();
   }
   if (!found.torchDir) failNoTorch(found.looked);
   const info = torchInfo(found.torchDir);
   // Debian's libtorch links Gloo but ships its headers separately; without them the addon builds without
   // data-parallel training, so fetch them when we may.
-  if (found.source === 'system install' && aptAllowed() && !dpkgHas('libgloo-dev')) aptInstall(['libgloo-dev']);
+  if (found.source === 'system install' && aptAllowed() && !dpkgHas('libgloo-dev')) aptInstall(['libgloo-dev'], { log });
   log(`using libtorch ${info.version} (${info.cuda ? 'CUDA' : 'CPU'}) from ${found.torchDir} [${found.source}]`);
   warnSlowBlas();
 

@@ -7,6 +7,7 @@
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
+const { aptAllowed, aptInstall } = require('./apt');
 
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => fs.existsSync(p)); // as test/helpers/run_python.ts
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'; // as test/browser/browser.ts
@@ -24,20 +25,6 @@ const NEEDS = [
 
 const log = (msg) => process.stdout.write(`[img2img test deps] ${msg}\n`);
 
-function isDebianLike() {
-  try { return /ID(_LIKE)?=.*(debian|ubuntu)/.test(fs.readFileSync('/etc/os-release', 'utf8')); } catch { return false; }
-}
-const mayApt = () => process.platform === 'linux' && isDebianLike() && process.env.IMG2IMG_NO_APT !== '1' &&
-  typeof process.getuid === 'function' && process.getuid() === 0 && spawnSync('apt-get', ['--version']).status === 0;
-
-function aptInstall(packages) {
-  log(`installing: apt-get install -y --no-install-recommends ${packages.join(' ')} (IMG2IMG_NO_APT=1 turns this off)`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const opts = { stdio: ['ignore', 'ignore', 'inherit'], env };
-  return spawnSync('apt-get', ['update', '-qq'], opts).status === 0 &&
-    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], opts).status === 0;
-}
-
 /** The addon must have been built with Gloo for the distributed tests; that is a build step, not a test package. */
 function addonProblem() {
   const root = path.resolve(__dirname, '..');
@@ -53,8 +40,8 @@ function addonProblem() {
 }
 
 let missing = NEEDS.filter((n) => !n.present());
-if (missing.length && mayApt()) {
-  aptInstall([...new Set(missing.map((n) => n.debian))]);
+if (missing.length && aptAllowed()) {
+  aptInstall([...new Set(missing.map((n) => n.debian))], { log, quiet: true });
   missing = missing.filter((n) => !n.present());
 }
 const problems = missing.map((n) => `${n.what} (Debian/Ubuntu package ${n.debian})`);

@@ -123,7 +123,7 @@ describe('package: npm pack, then installed as a dependency of an app that uses 
   it('the tarball holds compiled JavaScript, typings, the C++ sources, LICENSE, README and docs; no tests, build output or .tsbuildinfo', () => {
     const files = packedFiles;
     for (const must of ['package.json', 'LICENSE', 'README.md', 'CMakeLists.txt', 'cpp/addon.cc', 'scripts/install.js',
-      'scripts/package_layout.js', 'bin/img2img.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/scripts/cli.js',
+      'scripts/package_layout.js', 'scripts/apt.js', 'bin/img2img.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/scripts/cli.js',
       'dist/binding/index.js']) {
       assert.ok(files.includes(must), `the tarball lacks ${must}`);
     }
