@@ -1,7 +1,7 @@
 // img2img <command> [options]: the command-line entry point. Each command keeps the reference's flag names.
 import * as fs from 'fs';
 import * as path from 'path';
-import { train, StopSignal } from '../src/train/trainer';
+import { runTrainingLoop, StopSignal } from '../src/train/trainer';
 import { runTest } from '../src/inference/test_runner';
 import { convertCheckpoint } from '../src/checkpoint/network_checkpoint';
 import { info, resolveDevice } from '../src/runtime';
@@ -63,7 +63,7 @@ async function trainCommand(args: string[]): Promise<number> {
       callbacks = d.attach({});
       console.log(`dashboard: ${d.url}`);
     }
-    const result = await train(opt, callbacks, { parser, stop, argv: args });
+    const result = await runTrainingLoop(opt, callbacks, { parser, stop, argv: args });
     await dashboard?.close();
     if (result.interrupted) return stop.requested === 'SIGTERM' ? 143 : 130;
     return 0;

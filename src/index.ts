@@ -25,10 +25,12 @@ export { AtomicWriteError } from './util/atomic_write';
 export { DownloadError } from './tools/http_download';
 export { ArchiveError } from './tools/archive';
 export { runTest } from './inference/test_runner';
-export { train, StopSignal, NonFiniteLossError } from './train/trainer';  // NonFiniteLossError: ERR_IMG2IMG_NON_FINITE
-export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo, TrainExtra } from './train/trainer';
-export { trainInWorker } from './train/train_in_worker';
-export type { WorkerTrainCallbacks, TrainInWorkerOptions } from './train/train_in_worker';
+export { NonFiniteLossError } from './train/trainer';  // ERR_IMG2IMG_NON_FINITE
+export type { TrainResult, IterationInfo, EpochInfo } from './train/trainer';
+// train() runs the training loop in a worker thread (README, "Training from code").
+export { train, trainInWorker } from './train/train_in_worker';
+export type { TrainCallbacks, TrainExtra, TrainVisuals } from './train/train_in_worker';
+export type { TrainStartInfo } from './train/train_worker';
 export { exportOnnx, exportOnnxBytes, parseSize, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET } from './export/onnx_export';
 export type { ExportOnnxOptions, ExportOnnxResult } from './export/onnx_export';
 export { readOnnxContract, checkOnnxInputSize } from './export/onnx_contract';

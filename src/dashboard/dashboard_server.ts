@@ -10,7 +10,7 @@ import { parseOptionsWithParser } from '../options/parse_options';
 import type { OptionParser } from '../options/option_parser';
 import { pythonEquals, pythonStr } from '../util/python_format';
 import { visualToPng } from '../util/visuals';
-import type { EpochInfo, IterationInfo, TrainCallbacks } from '../train/trainer';
+import type { EpochInfo, IterationInfo, TrainingLoopCallbacks } from '../train/trainer';
 import {
   closeServer, decodePathPart, guardClientErrors, guardHandler, listen, requestPath, sendAsset, sendBuffer, sendError, sendJson,
   SERVER_TIMEOUTS, urlOf,
@@ -45,8 +45,8 @@ export interface DashboardOptions {
 
 export interface Dashboard {
   url: string;
-  /** Wraps the caller's callbacks (called after the dashboard's own) into the callbacks to give train(). */
-  attach(callbacks: TrainCallbacks): TrainCallbacks;
+  /** Wraps the caller's callbacks (called after the dashboard's own) into the callbacks to give the training loop. */
+  attach(callbacks: TrainingLoopCallbacks): TrainingLoopCallbacks;
   /** Tells the watchers the run is over, ends their streams and stops listening. */
   close(): Promise<void>;
   /** Watchers now, dropped and connected so far. */
@@ -132,7 +132,7 @@ class DashboardState {
     this.options = optionRows(opt, parser);
   }
 
-  start(info: Parameters<NonNullable<TrainCallbacks['onStart']>>[0]): void {
+  start(info: Parameters<NonNullable<TrainingLoopCallbacks['onStart']>>[0]): void {
     const { opt, model } = info;
     this.options = optionRows(opt, this.parser);
     this.run = {
@@ -274,7 +274,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
   };
 
-  const own: Required<Pick<TrainCallbacks, 'onStart' | 'onIteration' | 'onVisuals' | 'onEpoch' | 'onValidation'>> = {
+  const own: Required<Pick<TrainingLoopCallbacks, 'onStart' | 'onIteration' | 'onVisuals' | 'onEpoch' | 'onValidation'>> = {
     onStart: (info) => guarded('start', () => {
       state.start(info);
       hub.broadcast('init', state.snapshot());
@@ -305,7 +305,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 
   return {
     url: urlOf(host, address.port),
-    attach(callbacks: TrainCallbacks = {}): TrainCallbacks {
+    attach(callbacks: TrainingLoopCallbacks = {}): TrainingLoopCallbacks {
       return {
         ...callbacks,
         onStart(info) { own.onStart(info); callbacks.onStart?.(info); },

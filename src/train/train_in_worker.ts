@@ -1,46 +1,77 @@
-// trainInWorker: train() in a worker thread, so the host app's event loop never waits for a training step;
-// callbacks run on the caller's thread, in order, as the worker reports.
+// The public train(): the training loop (trainer.ts) in a worker thread, so the host app's event loop never waits
+// for a training step; callbacks run on the caller's thread, in order, as the worker reports.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import type { RawImage8 } from '../data/image';
 import { deserializeError } from '../errors';
+import type { RawPixels } from '../inference/translate_job';
 import type { Options } from '../options/parse_options';
 import type { EpochInfo, IterationInfo, TrainResult } from './trainer';
-import { StartInfo, TRAIN_WORKER_ROLE, TrainWorkerData, TrainWorkerMessage, TrainWorkerRequest } from './train_worker';
+import { TrainStartInfo, TRAIN_WORKER_ROLE, TrainWorkerData, TrainWorkerMessage, TrainWorkerRequest } from './train_worker';
+import type { ValidationInfo } from './validation';
 
 const WORKER_SCRIPT = path.join(__dirname, 'train_worker.js');
 
-/** train()'s callbacks as plain data: the model stays in the worker, visuals arrive as uint8 images; training does not wait for them. */
-export interface WorkerTrainCallbacks {
-  onStart?(info: StartInfo): void;
+/** The current visuals of a display step (every --display_freq images), as 8-bit images. */
+export interface TrainVisuals {
+  epoch: number;
+  totalIters: number;
+  /** By visual name (`real_A`, `fake_B`, `real_B`, …): interleaved HWC uint8 pixels, 1 or 3 channels. */
+  visuals: Map<string, RawPixels & { data: Uint8Array }>;
+}
+
+/**
+ * train()'s callbacks. Everything they receive is plain data copied from the training thread (the model and its
+ * tensors stay there); training does not wait for them.
+ */
+export interface TrainCallbacks {
+  /** After setup, before the first step. */
+  onStart?(info: TrainStartInfo): void;
+  /** After every optimization step. */
   onIteration?(info: IterationInfo): void;
+  /** After each epoch's checkpoints were saved. */
   onEpoch?(info: EpochInfo): void;
-  onVisuals?(info: { epoch: number; totalIters: number; visuals: Map<string, RawImage8> }): void;
+  /** After each validation (--val_freq): the metric's value, and the best so far. */
+  onValidation?(info: ValidationInfo): void;
+  /** On display steps (every --display_freq images); converting the visuals costs a copy, so only when given. */
+  onVisuals?(info: TrainVisuals): void;
   /** Where console lines go (default: stdout). */
   log?(line: string): void;
 }
 
-export interface TrainInWorkerOptions {
-  /** Aborting stops the run after the current iteration and saves 'latest', as Ctrl-C does; the result has interrupted: true. */
+/** train()'s third argument. */
+export interface TrainExtra {
+  /**
+   * Aborting stops the run after the current iteration and saves `latest`, as Ctrl-C does; the result has
+   * interrupted: true. A signal aborted before the call stops after the first iteration.
+   */
   signal?: AbortSignal;
   /** The command line, when `options` were parsed by the caller (tells explicit flags apart for --continue_train). */
   argv?: readonly string[];
 }
 
 /**
- * Runs train(options) in a worker thread. Callbacks are called on this thread (a callback that throws is
- * reported as the run's error after the worker stops).
+ * Trains a model as the reference's train.py does, in a worker thread: the caller's event loop stays free (a
+ * 10 ms timer stays under 20 ms late during a pix2pix run). `options` is a command line (string or argv) or
+ * parsed options (parseOptions(argv, { isTrain: true })).
+ *
+ * Callbacks are called on the caller's thread with plain data; a callback that throws stops the run, which then
+ * rejects with that error. `extra.signal` stops the run after the current iteration, saving `latest` as Ctrl-C
+ * does. Resolves when the last epoch ends or the signal stopped it; rejects with the run's error (its `code` kept).
+ *
+ * @example
+ * const ac = new AbortController();
+ * const result = await train(['--dataroot', './datasets/facades', '--name', 'facades', '--model', 'pix2pix'],
+ *   { onIteration: (i) => { if (i.losses) console.log(i.totalIters, i.losses); } }, { signal: ac.signal });
  */
-export function trainInWorker(options: Options | string | readonly string[], callbacks: WorkerTrainCallbacks = {},
-  extra: TrainInWorkerOptions = {}): Promise<TrainResult> {
-  const data: TrainWorkerData = { role: TRAIN_WORKER_ROLE, options, argv: extra.argv, visuals: !!callbacks.onVisuals };
+export function train(options: Options | string | readonly string[], callbacks: TrainCallbacks = {},
+  extra: TrainExtra = {}): Promise<TrainResult> {
+  const data: TrainWorkerData = { role: TRAIN_WORKER_ROLE, options, argv: extra.argv, visuals: !!callbacks.onVisuals, aborted: !!extra.signal?.aborted };
   if (!fs.existsSync(WORKER_SCRIPT)) {
     return Promise.reject(new Error(`training worker script ${WORKER_SCRIPT} not found: it runs from compiled JavaScript; build it with "npx tsc -p ."`));
   }
   const worker = new Worker(WORKER_SCRIPT, { workerData: data });
   const stop = () => worker.postMessage({ type: 'stop' } satisfies TrainWorkerRequest);
-  if (extra.signal?.aborted) stop();
   extra.signal?.addEventListener('abort', stop, { once: true });
   return new Promise<TrainResult>((resolve, reject) => {
     let callbackError: Error | null = null;
@@ -61,6 +92,7 @@ export function trainInWorker(options: Options | string | readonly string[], cal
         case 'start': call(() => callbacks.onStart?.(m.info)); break;
         case 'iteration': call(() => callbacks.onIteration?.(m.info)); break;
         case 'epoch': call(() => callbacks.onEpoch?.(m.info)); break;
+        case 'validation': call(() => callbacks.onValidation?.(m.info)); break;
         case 'visuals': call(() => callbacks.onVisuals?.({ epoch: m.epoch, totalIters: m.totalIters, visuals: new Map(m.visuals) })); break;
         case 'log': call(() => (callbacks.log ? callbacks.log(m.line) : process.stdout.write(m.line + '\n'))); break;
         case 'done': finish(null, m.result); break;
@@ -71,3 +103,6 @@ export function trainInWorker(options: Options | string | readonly string[], cal
     worker.once('exit', (code) => finish(new Error(`the training worker exited with code ${code} before finishing`)));
   });
 }
+
+/** train()'s earlier name, kept for code written against it. */
+export const trainInWorker = train;

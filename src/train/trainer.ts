@@ -9,6 +9,7 @@ import { DistributedTraining } from '../distributed/data_parallel';
 import { createModel } from '../models';
 import type { BaseModel } from '../models/base_model';
 import { parseOptionsWithParser, Options } from '../options/parse_options';
+import { expected } from '../options/option_errors';
 import { formatOptions, saveOptions } from '../options/print_options';
 import type { OptionParser } from '../options/option_parser';
 import { info, manualSeed, resolveDevice, setNumThreads } from '../runtime';
@@ -24,28 +25,45 @@ import { quickCheckDataset } from '../tools/check_data';
 import { applyCheckpointDescription } from '../inference/self_describing';
 import { shellSplit } from '../options/shell_split';
 
+/** After one optimization step (plain data). */
 export interface IterationInfo {
+  /** The epoch, from --epoch_count to n_epochs + n_epochs_decay. */
   epoch: number;
+  /** Images trained on in this epoch so far. */
   epochIter: number;
+  /** Images trained on in the whole run, resumed runs included. */
   totalIters: number;
   /** Present on print steps (every print_freq images). */
   losses?: Record<string, number>;
+  /** The first optimizer's learning rate. */
   lr: number;
+  /** Seconds of computation per image in this step. */
   tComp: number;
+  /** Seconds waited for data before the last print step. */
   tData: number;
+  /** Images per epoch. */
   epochSize: number;
+  /** The last epoch of the run. */
   lastEpoch: number;
 }
 
+/** At the end of an epoch, after its checkpoints were saved (plain data). */
 export interface EpochInfo {
   epoch: number;
   totalIters: number;
+  /** The learning rate after this epoch's scheduler step. */
   lr: number;
+  /** The epoch's duration. */
   seconds: number;
+  /** The losses of the epoch's last step. */
   losses: Record<string, number>;
 }
 
-export interface TrainCallbacks {
+/**
+ * The training loop's callbacks, called on the loop's thread; the loop awaits the ones that return a promise.
+ * train() (train_in_worker.ts) turns them into plain-data messages to the caller's thread.
+ */
+export interface TrainingLoopCallbacks {
   /** After setup: the model, options and dataset size. */
   onStart?(info: { opt: Options; model: BaseModel; datasetSize: number; startEpoch: number; lastEpoch: number }): void;
   /** After every optimization step. */
@@ -61,9 +79,12 @@ export interface TrainCallbacks {
   shouldStop?(): boolean;
 }
 
+/** How a training run ended. */
 export interface TrainResult {
+  /** Epochs completed by this run. */
   epochs: number;
   totalIters: number;
+  /** True when a stop (AbortSignal, Ctrl-C, SIGTERM) ended the run early, after saving `latest`. */
   interrupted: boolean;
   lastLosses: Record<string, number>;
   /** Seconds spent waiting for data, and in total. */
@@ -130,21 +151,22 @@ function isOptions(v: unknown): v is Options {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'dataroot' in (v as object);
 }
 
-export interface TrainExtra {
+export interface TrainingLoopExtra {
+  /** The parser `options` came from (prints which values differ from their defaults). */
   parser?: OptionParser;
+  /** Set by the caller (a signal handler, the worker's stop message): the loop saves `latest` and returns. */
   stop?: StopSignal;
   /** The command line the options came from, when they were parsed by the caller (tells explicit flags apart). */
   argv?: readonly string[];
-  /** Aborting stops the run after the current iteration and saves 'latest', as Ctrl-C does. */
-  signal?: AbortSignal;
 }
 
 /**
- * Trains a model as the reference's train.py does. `options` is a command line (string or argv) or parsed
- * options. Resolves when the last epoch ends or a stop was requested.
+ * Trains a model as the reference's train.py does, on the calling thread: the CLI's `img2img train` and the worker
+ * behind the public train(). `options` is a command line (string or argv) or parsed options. Resolves when the last
+ * epoch ends or a stop was requested.
  */
-export async function train(options: Options | string | readonly string[], callbacks: TrainCallbacks = {},
-  extra: TrainExtra = {}): Promise<TrainResult> {
+export async function runTrainingLoop(options: Options | string | readonly string[], callbacks: TrainingLoopCallbacks = {},
+  extra: TrainingLoopExtra = {}): Promise<TrainResult> {
   let opt: Options;
   let parser = extra.parser;
   let argv = extra.argv ?? [];
@@ -153,7 +175,7 @@ export async function train(options: Options | string | readonly string[], callb
     argv = typeof options === 'string' ? shellSplit(options) : options as readonly string[];
     const p = parseOptionsWithParser(argv, { isTrain: true }); opt = p.opt; parser = p.parser;
   }
-  if (!opt.isTrain) throw new Error('train() needs training options (isTrain)');
+  if (!opt.isTrain) throw expected('training options (parseOptions(argv, { isTrain: true }))', 'train()', 'test options (isTrain false)');
   if (!parser) parser = parseOptionsWithParser(['--dataroot', opt.dataroot, '--model', opt.model, '--dataset_mode', opt.dataset_mode], { isTrain: true }).parser;
 
   let bar: ProgressBar | null = null;
@@ -198,9 +220,6 @@ export async function train(options: Options | string | readonly string[], callb
   const stale = model.writesFiles ? removeStaleTemporaries(model.saveDir) : [];
   if (stale.length) log(`removed ${stale.length} unfinished save(s) of an interrupted run: ${stale.join(', ')}`);
   const stop = extra.stop ?? new StopSignal();
-  const onAbort = () => { stop.requested ??= 'aborted'; };
-  if (extra.signal?.aborted) onAbort();
-  extra.signal?.addEventListener('abort', onAbort, { once: true });
   const result: TrainResult = { epochs: 0, totalIters: 0, interrupted: false, lastLosses: {}, dataSeconds: 0, seconds: 0 };
   const started = Date.now();
   let failed = false;
@@ -390,7 +409,6 @@ export async function train(options: Options | string | readonly string[], callb
     failed = true;
     throw error;
   } finally {
-    extra.signal?.removeEventListener('abort', onAbort);
     bar?.finish();
     result.seconds = (Date.now() - started) / 1000;
     await loader.close?.();

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { Dashboard, startDashboard } from '../../src/dashboard/dashboard_server';
 import type { OptionParser } from '../../src/options/option_parser';
 import { Options, parseOptionsWithParser } from '../../src/options/parse_options';
-import { StopSignal, train } from '../../src/train/trainer';
+import { StopSignal, runTrainingLoop } from '../../src/train/trainer';
 import type { IterationInfo } from '../../src/train/trainer';
 import { artifact, launchBrowser, makeFacadesSubset, tmpDir, waitFor } from './browser';
 
@@ -94,7 +94,7 @@ describe('dashboard in a browser (img2img train --display_port)', function () {
       },
     });
     const stop = new StopSignal();
-    const run = train(opt, callbacks, { parser, stop });
+    const run = runTrainingLoop(opt, callbacks, { parser, stop });
     let release = (): void => undefined;
     try {
       const samples: Sample[] = [];

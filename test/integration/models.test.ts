@@ -1,9 +1,9 @@
-// A few real training iterations of every model on tiny facades images (issue 4), through train().
+// A few real training iterations of every model on tiny facades images (issue 4), through the training loop (runTrainingLoop).
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { train } from '../../src/train/trainer';
+import { runTrainingLoop } from '../../src/train/trainer';
 import { createModel, parseOptions } from '../../src';
 import { GANLoss, calGradientPenalty } from '../../src/models/gan_loss';
 import { ImagePool } from '../../src/models/image_pool';
@@ -40,7 +40,7 @@ describe('models: a few real iterations each', function () {
     it(`${label}: trains, logs its losses and saves its networks`, async () => {
       const name = label.replace(/\W+/g, '_');
       const seen: Array<Record<string, number>> = [];
-      const r = await train([...args, ...common(name)], { log: () => undefined, onIteration: (i) => { if (i.losses) seen.push(i.losses); } });
+      const r = await runTrainingLoop([...args, ...common(name)], { log: () => undefined, onIteration: (i) => { if (i.losses) seen.push(i.losses); } });
       assert.ok(r.totalIters >= 3, `trained ${r.totalIters} images`);
       assert.deepStrictEqual(Object.keys(seen[0]), lossNames);
       for (const l of seen) for (const v of Object.values(l)) assert.ok(Number.isFinite(v));

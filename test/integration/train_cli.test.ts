@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { train } from '../../src/train/trainer';
+import { runTrainingLoop } from '../../src/train/trainer';
 import { readTrainingStateMeta } from '../../src/train/training_state';
 import { readStateDictRaw } from '../../src/checkpoint';
 import { REPO_ROOT, SHARED } from '../helpers/paths';
@@ -97,14 +97,14 @@ describe('img2img train / test (CLI, real facades images)', function () {
       '--n_epochs', '1', '--n_epochs_decay', '2', '--seed', '11', '--checkpoints_dir', path.join(tmp, 'resume'), '--print_freq', '100', '--display_freq', '100'];
     const lrs: Record<string, number[]> = { once: [], split: [] };
     const quiet = (key: string) => ({ log: () => undefined, onEpoch: (e: { lr: number }) => { lrs[key].push(e.lr); } });
-    await train([...common, '--name', 'once'], quiet('once'));
+    await runTrainingLoop([...common, '--name', 'once'], quiet('once'));
     // Stop (as Ctrl-C does) right after the first iteration of epoch 2: `latest` is saved mid-epoch.
     let stopAfter = 1;
-    await train([...common, '--name', 'split'], { log: () => undefined, onEpoch: (e) => { lrs.split.push(e.lr); stopAfter--; }, shouldStop: () => stopAfter <= 0 });
+    await runTrainingLoop([...common, '--name', 'split'], { log: () => undefined, onEpoch: (e) => { lrs.split.push(e.lr); stopAfter--; }, shouldStop: () => stopAfter <= 0 });
     const metaMid = readTrainingStateMeta(path.join(tmp, 'resume/split/latest_state.safetensors'));
     assert.strictEqual(metaMid.epoch, 2, 'stopped during epoch 2 after one completed epoch');
     // The resume replays epoch 2's data order from its start, skips the image already trained on, and goes on.
-    await train([...common, '--name', 'split', '--continue_train'], { log: () => undefined, onEpoch: (e) => { lrs.split.push(e.lr); } });
+    await runTrainingLoop([...common, '--name', 'split', '--continue_train'], { log: () => undefined, onEpoch: (e) => { lrs.split.push(e.lr); } });
     assert.deepStrictEqual(lrs.split.slice(-2), lrs.once.slice(-2));
     const a = readTrainingStateMeta(path.join(tmp, 'resume/once/latest_state.safetensors'));
     const b = readTrainingStateMeta(path.join(tmp, 'resume/split/latest_state.safetensors'));

@@ -4,7 +4,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { train } from '../../src/train/trainer';
+import { runTrainingLoop } from '../../src/train/trainer';
 import { readTrainingStateMeta, TrainingStateMeta } from '../../src/train/training_state';
 import { CliProcess, CliResult, QUIET, TINY, epochLrs, facadesDataset, maxWeightDifference, runCli, temporaries, tmpdir } from './helpers';
 
@@ -97,10 +97,10 @@ describe('reliability: kill -9 at a random moment, then --continue_train', funct
 
   it('stopped right after a save at the last image of an epoch, before its end-of-epoch save: the resume finishes that epoch (LR update included)', async () => {
     // The moment a kill can hit by chance (between the save at iteration 12 = 3 x 4 and epoch 3's own save), made
-    // certain: train() in this process stops after iteration 12, saving exactly that mid-epoch state.
+    // certain: the training loop in this process stops after iteration 12, saving exactly that mid-epoch state.
     const name = 'edge';
     let iters = 0;
-    const r = await train(['--name', name, ...common], { log: () => undefined, onIteration: (i) => { iters = i.totalIters; }, shouldStop: () => iters >= 12 });
+    const r = await runTrainingLoop(['--name', name, ...common], { log: () => undefined, onIteration: (i) => { iters = i.totalIters; }, shouldStop: () => iters >= 12 });
     assert.ok(r.interrupted);
     const meta = readTrainingStateMeta(path.join(checkpoints, name, 'latest_state.safetensors'));
     assert.deepStrictEqual([meta.epoch, meta.epochIter, meta.totalIters, meta.epochComplete], [3, IMAGES, 12, false]);

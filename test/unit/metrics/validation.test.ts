@@ -6,7 +6,7 @@ import * as path from 'path';
 import { runTest } from '../../../src/inference/test_runner';
 import { evaluateResults } from '../../../src/metrics/evaluate';
 import { MetricError } from '../../../src/metrics/metric_errors';
-import { train } from '../../../src/train/trainer';
+import { runTrainingLoop } from '../../../src/train/trainer';
 import type { ValidationInfo } from '../../../src/train/validation';
 import { writePthRaw } from '../../../src/checkpoint';
 import { FID_WEIGHTS_FILE } from '../../../src/metrics/fid_weights_location';
@@ -28,7 +28,7 @@ describe('metrics/validation during training', () => {
     const ck = path.join(tmp, 'checkpoints');
     const common = ['--dataroot', data, '--model', 'pix2pix', '--direction', 'BtoA', '--checkpoints_dir', ck, ...TINY];
     const seen: ValidationInfo[] = [];
-    await train([...common, '--name', 'val', '--n_epochs', '2', '--n_epochs_decay', '1', '--val_freq', '1', '--val_metric', 'psnr', '--save_best', '--print_freq', '100'],
+    await runTrainingLoop([...common, '--name', 'val', '--n_epochs', '2', '--n_epochs_decay', '1', '--val_freq', '1', '--val_metric', 'psnr', '--save_best', '--print_freq', '100'],
       { log: () => undefined, onValidation: (v) => { seen.push(v); } });
     assert.deepStrictEqual(seen.map((v) => v.epoch), [1, 2, 3]);
     const best = seen.reduce((a, b) => (b.value > a.value ? b : a));
@@ -57,9 +57,9 @@ describe('metrics/validation during training', () => {
     const flags = ['--val_freq', '1', '--val_metric', 'fid', '--fid_weights', weights, '--save_best', '--n_epochs_decay', '0'];
     const seen: ValidationInfo[] = [];
     const callbacks = { log: () => undefined, onValidation: (v: ValidationInfo) => { seen.push(v); } };
-    await train([...common, ...flags, '--n_epochs', '1'], callbacks);
+    await runTrainingLoop([...common, ...flags, '--n_epochs', '1'], callbacks);
     assert.ok(Number.isFinite(seen[0].value) && seen[0].value > 0, `FID ${seen[0].value}`);
-    await train([...common, ...flags, '--n_epochs', '2', '--continue_train'], callbacks);
+    await runTrainingLoop([...common, ...flags, '--n_epochs', '2', '--continue_train'], callbacks);
     assert.deepStrictEqual(seen.map((v) => v.epoch), [1, 2]);
     const best = seen[1].value < seen[0].value ? seen[1] : seen[0];
     assert.deepStrictEqual(seen[1].best, { value: best.value, epoch: best.epoch });
@@ -67,13 +67,13 @@ describe('metrics/validation during training', () => {
 
   it('refuses a paired metric for cycle_gan, a missing split and --save_best alone before training', async () => {
     const ck = path.join(tmp, 'checkpoints');
-    await assert.rejects(train(['--dataroot', data, '--model', 'pix2pix', '--checkpoints_dir', ck, ...TINY, '--name', 'x', '--val_freq', '1', '--val_phase', 'nope'], { log: () => undefined }),
+    await assert.rejects(runTrainingLoop(['--dataroot', data, '--model', 'pix2pix', '--checkpoints_dir', ck, ...TINY, '--name', 'x', '--val_freq', '1', '--val_phase', 'nope'], { log: () => undefined }),
       (e: unknown) => e instanceof MetricError && /nope/.test(e.message));
-    await assert.rejects(train(['--dataroot', data, '--model', 'pix2pix', '--checkpoints_dir', ck, ...TINY, '--name', 'x', '--save_best'], { log: () => undefined }),
+    await assert.rejects(runTrainingLoop(['--dataroot', data, '--model', 'pix2pix', '--checkpoints_dir', ck, ...TINY, '--name', 'x', '--save_best'], { log: () => undefined }),
       (e: unknown) => e instanceof MetricError && /^Expected --val_freq N > 0 .* for --save_best but received --val_freq 0$/.test(e.message));
     const unaligned = facadesSubset(path.join(tmp, 'unaligned'), 2, { train: 'trainA', test: 'trainB' });
     fs.mkdirSync(path.join(unaligned, 'valA')); fs.mkdirSync(path.join(unaligned, 'valB'));
-    await assert.rejects(train(['--dataroot', unaligned, '--model', 'cycle_gan', '--checkpoints_dir', ck, ...TINY, '--netG', 'resnet_6blocks', '--name', 'y', '--val_freq', '1'], { log: () => undefined }),
+    await assert.rejects(runTrainingLoop(['--dataroot', unaligned, '--model', 'cycle_gan', '--checkpoints_dir', ck, ...TINY, '--netG', 'resnet_6blocks', '--name', 'y', '--val_freq', '1'], { log: () => undefined }),
       (e: unknown) => e instanceof MetricError && e.code === 'ERR_IMG2IMG_METRIC_BAD_OPTION' && /^Expected fid .* for --val_metric with --model cycle_gan but received 'l1'/.test(e.message));
   });
 });
