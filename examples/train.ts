@@ -1,16 +1,15 @@
 // Programmatic training: train() runs the training loop in a worker thread and reports here, on this thread, with
-// plain data; this file keeps a loss history, writes the latest visuals as PNGs and stops on Ctrl-C (an
+// plain data; this file keeps a loss history, writes the latest visuals as images (PPM) and stops on Ctrl-C (an
 // AbortSignal), which saves 'latest' as `img2img train` does. Run with the flags of `img2img train`:
 //   node dist/examples/train.js --dataroot ./datasets/facades --name facades --model pix2pix --direction BtoA [--visuals_dir DIR]
 // In your app, import from 'torch-img2img' instead of '../src'.
 import * as fs from 'fs';
 import * as path from 'path';
-import { PNG } from 'pngjs';
 import { train } from '../src';
 import type { RawPixels, TrainResult } from '../src';
 
 export interface ProgressOptions {
-  /** Where the visuals of each display step are written (`<name>.png`, overwritten); none when not given. */
+  /** Where the visuals of each display step are written (`<name>.ppm`, or .pgm for gray; overwritten); none when not given. */
   visualsDir?: string;
   /** Aborting stops after the current iteration and saves 'latest'. */
   signal?: AbortSignal;
@@ -26,14 +25,10 @@ export interface TrainingReport {
   visuals: string[];
 }
 
-/** Writes an 8-bit gray or RGB image as an RGBA PNG (pngjs's simplest input). */
-function writePng(file: string, img: RawPixels & { data: Uint8Array }): void {
-  const png = new PNG({ width: img.width, height: img.height });
-  for (let p = 0; p < img.width * img.height; p++) {
-    for (let k = 0; k < 3; k++) png.data[p * 4 + k] = img.data[p * img.channels + (img.channels === 1 ? 0 : k)];
-    png.data[p * 4 + 3] = 255;
-  }
-  fs.writeFileSync(file, PNG.sync.write(png));
+/** Writes an 8-bit gray or RGB image as binary PGM/PPM: no dependency, and most image viewers open it. */
+function writeNetpbm(file: string, img: RawPixels & { data: Uint8Array }): void {
+  const header = `${img.channels === 1 ? 'P5' : 'P6'}\n${img.width} ${img.height}\n255\n`;
+  fs.writeFileSync(file, Buffer.concat([Buffer.from(header, 'latin1'), img.data]));
 }
 
 export async function trainWithProgress(argv: readonly string[], opts: ProgressOptions = {}): Promise<TrainingReport> {
@@ -58,8 +53,8 @@ export async function trainWithProgress(argv: readonly string[], opts: ProgressO
     onVisuals: opts.visualsDir ? (v) => {
       fs.mkdirSync(opts.visualsDir!, { recursive: true });
       for (const [name, img] of v.visuals) {
-        const file = path.join(opts.visualsDir!, `${name}.png`);
-        writePng(file, img);
+        const file = path.join(opts.visualsDir!, `${name}.${img.channels === 1 ? 'pgm' : 'ppm'}`);
+        writeNetpbm(file, img);
         written.add(file);
       }
     } : undefined,

@@ -12,12 +12,14 @@ import type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device } from '.
 export { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES };
 export type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device };
 
+/** define_G's arguments: the generator architecture and its initialization. */
 export interface GeneratorOptions {
   netG?: GeneratorArch; inputNc?: number; outputNc?: number; ngf?: number; norm?: Norm; useDropout?: boolean;
   initType?: InitType; initGain?: number; device?: Device; paddingType?: 'reflect' | 'replicate' | 'zero';
   /** Skip init_weights (keep libtorch's default init), e.g. when a checkpoint is loaded right after. */
   skipInit?: boolean;
 }
+/** define_D's arguments: the discriminator architecture and its initialization. */
 export interface DiscriminatorOptions {
   netD?: DiscriminatorArch; inputNc?: number; ndf?: number; nLayersD?: number; norm?: Norm;
   initType?: InitType; initGain?: number; device?: Device; skipInit?: boolean;
@@ -39,6 +41,7 @@ export interface NetworkDescription {
 
 /** A raw tensor as read from a checkpoint file (no native memory yet). */
 export interface RawTensorLike { dtype: DType; shape: number[]; data: Uint8Array }
+/** Tensors by state_dict key: live tensors or raw bytes as read from a checkpoint. */
 export type StateDictSource = Map<string, Tensor | RawTensorLike> | Record<string, Tensor | RawTensorLike>;
 
 function expected(what: string, option: string, value: unknown): Error {
@@ -53,7 +56,9 @@ function checkChoice(v: string, option: string, choices: readonly string[]): str
   return v;
 }
 
+/** A libtorch generator or discriminator built from its description; its parameter names are the reference's state_dict keys. */
 export class Network {
+  /** @internal The native handle (binding/). */
   readonly native: NativeNetwork;
   readonly description: NetworkDescription;
 
@@ -68,20 +73,30 @@ export class Network {
   async forwardAsync(x: Tensor, opts: { outputDevice?: string } = {}): Promise<Tensor> {
     return new Tensor(await this.native.forwardAsync(x.native, { noGrad: true, outputDevice: opts.outputDevice }));
   }
+  /** Training mode (batch statistics, dropout) or, with false, eval mode. */
   train(on = true): this { this.native.train(on); return this; }
+  /** Eval mode: BatchNorm running statistics, no dropout. */
   eval(): this { this.native.train(false); return this; }
   get isTraining(): boolean { return this.native.isTraining; }
   get device(): string { return this.native.device; }
+  /** Moves the parameters to `device` ('cpu', 'cuda', 'cuda:1', 'auto'). */
   to(device: string): this { this.native.to(resolveDevice(device)); return this; }
+  /** The reference's init_weights: normal, xavier, kaiming or orthogonal with `initGain`. */
   initWeights(initType = 'normal', initGain = 0.02): void {
     checkChoice(initType, 'initType', INIT_TYPES);
     this.native.initWeights(initType, initGain);
   }
+  /** The number of parameter values (as the reference prints in millions). */
   numParameters(): number { return this.native.numParameters(); }
+  /** A one-line description of the architecture (family, norm, widths). */
   describe(): string { return this.native.describe(); }
+  /** The parameters in registration order (sharing the network's storage). */
   parameters(): Tensor[] { return this.native.parameters().map((t) => new Tensor(t)); }
+  /** Whether gradients are computed for every parameter (off for D during the G step). */
   setRequiresGrad(on: boolean): void { this.native.setRequiresGrad(on); }
+  /** Drops every parameter's gradient. */
   zeroGrad(): void { this.native.zeroGrad(); }
+  /** Releases the native module now (the object is unusable after). */
   dispose(): void { this.native.dispose(); }
   get isDisposed(): boolean { return this.native.isDisposed; }
 

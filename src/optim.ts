@@ -4,6 +4,7 @@ import type { NativeAdam } from '../binding';
 import { native } from './native';
 import { Tensor } from './tensor';
 
+/** One parameter's Adam state: its step count and moments (null before the first step). */
 export interface AdamStateEntry { step: number; expAvg: Tensor | null; expAvgSq: Tensor | null }
 
 // glibc keeps the pages of freed tensors and RSS creeps up ~0.5 MB per training step (measured); handing them back
@@ -11,7 +12,9 @@ export interface AdamStateEntry { step: number; expAvg: Tensor | null; expAvgSq:
 const TRIM_EVERY = 100;
 let stepsSinceTrim = 0;
 
+/** torch.optim.Adam over a list of parameters, stepped in libtorch. */
 export class Adam {
+  /** @internal The native handle (binding/). */
   readonly native: NativeAdam;
   readonly numParams: number;
   /** The parameters, in the order the optimizer was given them (shared with their networks). */
@@ -26,6 +29,7 @@ export class Adam {
     if (opts.fused === false) this.native.fused = false;
   }
 
+  /** One Adam update of every parameter from its gradient. */
   step(): void {
     this.beforeStep?.(this);
     this.native.step();
@@ -42,6 +46,7 @@ export class Adam {
       step: e.step, expAvg: e.expAvg ? new Tensor(e.expAvg) : null, expAvgSq: e.expAvgSq ? new Tensor(e.expAvgSq) : null,
     }));
   }
+  /** Restores moments and step counts saved by getState (copied in). */
   setState(state: AdamStateEntry[]): void {
     this.native.setState(state.map((e) => ({ step: e.step, expAvg: e.expAvg?.native ?? null, expAvgSq: e.expAvgSq?.native ?? null })));
   }

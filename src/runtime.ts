@@ -5,6 +5,7 @@ import * as path from 'path';
 import { native } from './native';
 import { OptionError } from './options/option_errors';
 
+/** What info() reports about the loaded libtorch. */
 export interface RuntimeInfo {
   torchVersion: string;
   cuda: boolean;
@@ -21,6 +22,7 @@ export interface RuntimeInfo {
 export function manualSeed(seed: number): void { native().manualSeed(seed); }
 /** The CPU generator's state (torch.get_rng_state()), for resumable runs. */
 export function getRngState(): Buffer { return native().getRngState(); }
+/** Restores a state from getRngState(). */
 export function setRngState(state: Buffer): void { native().setRngState(state); }
 
 /** Intra-op threads of libtorch; 0 or undefined = all cores. */
@@ -28,9 +30,12 @@ export function setNumThreads(n?: number): void {
   const count = !n || n <= 0 ? Math.max(1, os.cpus().length) : Math.floor(n);
   native().setNumThreads(count);
 }
+/** The intra-op thread count libtorch uses now. */
 export function getNumThreads(): number { return native().getNumThreads(); }
 
+/** Whether this libtorch build has CUDA and a device is visible. */
 export function cudaIsAvailable(): boolean { return native().info().cudaAvailable; }
+/** The number of visible CUDA devices (0 on CPU builds). */
 export function cudaDeviceCount(): number { return native().info().deviceCount; }
 
 /**

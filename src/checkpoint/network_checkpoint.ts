@@ -54,6 +54,7 @@ export function saveNetworkCheckpoint(net: Network, file: string, context?: Chec
   }
 }
 
+/** A checkpoint file as loadCheckpoint reads it: its format, raw tensors and our sidecar description, if any. */
 export interface LoadedCheckpoint {
   file: string;
   format: CheckpointFormat;

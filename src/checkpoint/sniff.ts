@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import { BUFFER_LABEL, CheckpointError } from './raw_tensor';
 
+/** A checkpoint's container: torch.save zip, legacy (pre-1.6) pickle, or safetensors. */
 export type CheckpointFormat = 'zip' | 'legacy' | 'safetensors';
 
 /** Enough to see a pickle's PROTO + FRAME + LONG1 magic number, and a safetensors length + '{'. */

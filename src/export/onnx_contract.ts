@@ -20,6 +20,7 @@ export const META = {
   context: 'img2img.context',
 } as const;
 
+/** An exported model's pre/post contract, read from its metadata_props by readOnnxContract. */
 export interface OnnxContract {
   inputChannels: number;
   outputChannels: number;

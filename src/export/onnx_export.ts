@@ -16,9 +16,12 @@ import { onnxError } from './export_errors';
  * LeakyRelu, Tanh) keep their inference semantics up to 21.
  */
 export const MIN_OPSET = 11;
+/** The newest ONNX opset exportOnnx writes. */
 export const MAX_OPSET = 21;
+/** The opset exportOnnx writes when none is given. */
 export const DEFAULT_OPSET = 17;
 
+/** exportOnnx's options. */
 export interface ExportOnnxOptions {
   /** ONNX opset (default 17). */
   opset?: number;
@@ -26,6 +29,7 @@ export interface ExportOnnxOptions {
   size?: [number, number];
 }
 
+/** What exportOnnx wrote. */
 export interface ExportOnnxResult {
   file: string;
   bytes: number;

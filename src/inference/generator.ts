@@ -28,6 +28,7 @@ const WORKER_SCRIPT = path.join(__dirname, 'generator_worker.js');
 /** One gate for every generator of this thread: one forward at a time (see forward_gate.ts). */
 const FORWARD_GATE = createForwardGate(1);
 
+/** Generator.translate()'s options; `F` fixes the result type. */
 export interface TranslateOptions<F extends OutputFormat = OutputFormat> {
   /** 'png' (default) or 'jpeg' give an encoded Buffer; 'raw' gives RawPixels (uint8). */
   output?: F;

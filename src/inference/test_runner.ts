@@ -16,6 +16,7 @@ import { PythonRandom } from '../util/python_random';
 import { visualToImage } from '../util/visuals';
 import { applyCheckpointDescription } from './self_describing';
 
+/** What runTest wrote: the results page's folder, the number of images and the image files. */
 export interface TestResult { webDir: string; images: number; files: string[] }
 
 /** Runs test.py's loop; argv is the test command line. */

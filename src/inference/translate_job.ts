@@ -15,8 +15,10 @@ export interface RawPixels {
   height: number;
   channels: 1 | 2 | 3 | 4;
 }
+/** An image file path, an encoded PNG/JPEG, or raw pixels. */
 export type TranslateInput = string | Buffer | Uint8Array | RawPixels;
 
+/** Translating in blended tiles: bounded memory for any image size. */
 export interface TileOptions {
   /** Tile side in pixels (rounded up to the generator's size multiple). */
   size: number;
@@ -24,6 +26,7 @@ export interface TileOptions {
   overlap?: number;
 }
 
+/** translate()'s output: an encoded PNG or JPEG Buffer, or raw uint8 pixels. */
 export type OutputFormat = 'png' | 'jpeg' | 'raw';
 
 /** What a job needs from the options (the serializable part: no callbacks, no signal). */

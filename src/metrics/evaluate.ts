@@ -15,11 +15,14 @@ import { featureStatistics, frechetDistance, kernelInceptionDistance, KidOptions
 import { l1, psnr, ssim, SsimOptions } from './image_metrics';
 import { MetricError } from './metric_errors';
 
+/** The metrics evaluate() can compute. */
 export const METRICS = ['l1', 'psnr', 'ssim', 'fid', 'kid'] as const;
+/** A metric evaluate() can compute. */
 export type MetricName = (typeof METRICS)[number];
 const PAIRED: readonly MetricName[] = ['l1', 'psnr', 'ssim'];
 const DISTRIBUTIONAL: readonly MetricName[] = ['fid', 'kid'];
 
+/** evaluate()'s options. */
 export interface EvaluateOptions {
   /** Default: the paired metrics when the sets are paired, plus FID and KID when the weights file is there. */
   metrics?: readonly MetricName[];
@@ -33,6 +36,7 @@ export interface EvaluateOptions {
   inception?: FidInception;
 }
 
+/** The metrics of a pair of image sets (those that apply and were asked for). */
 export interface EvaluateResult {
   real: string;
   fake: string;

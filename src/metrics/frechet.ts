@@ -15,6 +15,7 @@ import { MetricError } from './metric_errors';
 /** pytorch-fid's offset for a non-finite sqrtm. */
 export const FID_EPS = 1e-6;
 
+/** The mean and covariance of a set of features (float64), what FID compares. */
 export interface FeatureStatistics {
   /** [D] float64 mean. */
   mu: Tensor;
@@ -94,6 +95,7 @@ export function frechetDistance(a: FeatureStatistics, b: FeatureStatistics, eps 
   });
 }
 
+/** KID's subset sampling. */
 export interface KidOptions {
   /** Number of random subsets (default 100). */
   subsets?: number;
@@ -103,6 +105,7 @@ export interface KidOptions {
   seed?: number;
 }
 
+/** KID: the mean and standard deviation of the unbiased MMD² over the subsets, and how they were drawn. */
 export interface KidResult { mean: number; std: number; subsets: number; subsetSize: number; seed: number }
 
 export const KID_DEFAULTS = { subsets: 100, subsetSize: 1000, seed: 0 } as const;

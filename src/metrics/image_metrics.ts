@@ -17,6 +17,7 @@ const K2 = 0.03;
 const GAUSSIAN_TRUNCATE = 3.5;
 const UNIFORM_WIN_SIZE = 7;
 
+/** SSIM's window: scikit-image's defaults, or its Gaussian variant. */
 export interface SsimOptions {
   /** Gaussian window (skimage gaussian_weights). Default false: a 7x7 uniform window. */
   gaussianWeights?: boolean;

@@ -1,5 +1,6 @@
 // The one error shape of the metrics: `Expected <what> for <thing> but received <value>` with a stable code.
 
+/** Every code a MetricError can carry. */
 export const METRIC_ERROR_CODES = [
   'ERR_IMG2IMG_METRIC_SHAPE_MISMATCH',
   'ERR_IMG2IMG_METRIC_BAD_IMAGE',
@@ -11,8 +12,10 @@ export const METRIC_ERROR_CODES = [
   'ERR_IMG2IMG_FID_WEIGHTS_MISSING',
   'ERR_IMG2IMG_FID_WEIGHTS_MISMATCH',
 ] as const;
+/** A MetricError code. */
 export type MetricErrorCode = typeof METRIC_ERROR_CODES[number];
 
+/** A metric that cannot be computed on these inputs; `code` says why. */
 export class MetricError extends Error {
   /** Every code a MetricError can carry. */
   static readonly CODES = METRIC_ERROR_CODES;

@@ -21,8 +21,10 @@ export interface ModelInput {
   B_paths?: string[] | string;
 }
 
+/** The options a model is built from. */
 export type ModelOptions = Options;
 
+/** What every model shares (the reference's BaseModel): a model declares lossNames, modelNames, visualNames and optimizers and implements setInput, forward and optimizeParameters. */
 export abstract class BaseModel {
   readonly opt: ModelOptions;
   readonly isTrain: boolean;
@@ -58,7 +60,9 @@ export abstract class BaseModel {
 
   /** Model-specific setInput: move the batch to the device and unpack it according to the direction. */
   abstract setInput(input: ModelInput): void;
+  /** Runs the generators on the current input (the reference's forward()). */
   abstract forward(): void;
+  /** One training step: forward, then the D and G updates. */
   abstract optimizeParameters(): void;
 
   /** Builds a generator with this model's options (construction only: init happens in initNetworks). */
@@ -156,6 +160,7 @@ export abstract class BaseModel {
     return out;
   }
 
+  /** The file paths of the current input batch. */
   getImagePaths(): string[] { return this.imagePaths; }
 
   /** Hook for models whose visuals need post-processing (colorization). */
@@ -167,9 +172,12 @@ export abstract class BaseModel {
     this.computeVisuals();
   }
 
+  /** Every network in eval mode. */
   eval(): void { for (const n of this.modelNames) this.networks[n].eval(); }
+  /** Every network in training mode. */
   train(): void { for (const n of this.modelNames) this.networks[n].train(); }
 
+  /** Turns gradients of `nets` on or off (the reference's set_requires_grad). */
   setRequiresGrad(nets: Network[], on: boolean): void { for (const n of nets) n.setRequiresGrad(on); }
 
   /** Steps every scheduler at the end of an epoch; returns [old, new] LR of the first optimizer. */
@@ -241,6 +249,7 @@ export abstract class BaseModel {
 
   /** Extra state beyond weights and optimizers (ImagePools): named tensor lists. */
   extraState(): Record<string, Tensor[]> { return {}; }
+  /** Restores what a model saves beyond its networks and optimizers (image pools); none by default. */
   restoreExtraState(_state: Record<string, Tensor[]>): void { /* models with pools override */ }
 }
 

@@ -6,7 +6,9 @@ import { modifyColorizationModelOptions } from '../options/plugin_options';
 import { Tensor } from '../tensor';
 import { lab2rgb } from '../data/color';
 
+/** pix2pix from the L channel to the ab channels of Lab images. */
 export class ColorizationModel extends Pix2PixModel {
+  /** The model's option defaults and extra flags (the reference's modify_commandline_options). */
   static modifyCommandlineOptions = modifyColorizationModelOptions;
 
   constructor(opt: ModelOptions) {

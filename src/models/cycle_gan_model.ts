@@ -7,7 +7,9 @@ import { modifyCycleGanOptions } from '../options/plugin_options';
 import { l1Loss, Tensor, tidy } from '../tensor';
 import type { Network } from '../networks';
 
+/** CycleGAN: two generators and two discriminators for unpaired A and B, tied by cycle-consistency. */
 export class CycleGANModel extends BaseModel {
+  /** The model's option defaults and extra flags (the reference's modify_commandline_options). */
   static modifyCommandlineOptions = modifyCycleGanOptions;
   private criterionGAN: GANLoss | null = null;
   private fakeAPool: ImagePool | null = null;

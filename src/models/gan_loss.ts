@@ -7,6 +7,7 @@ import { GAN_MODES } from '../architectures';
 import type { GanMode } from '../architectures';
 export type { GanMode };
 
+/** The adversarial objective of --gan_mode against a constant real or fake label. */
 export class GANLoss {
   constructor(readonly mode: GanMode, readonly realLabel = 1.0, readonly fakeLabel = 0.0) {
     if (!(GAN_MODES as readonly string[]).includes(mode)) {

@@ -3,6 +3,7 @@
 import { cat, keep, Tensor, tidy } from '../tensor';
 import type { PythonRandom } from '../util/python_random';
 
+/** The reference's image pool: returns a mix of the new fakes and older ones to D. */
 export class ImagePool {
   private images: Tensor[] = [];
 
@@ -45,6 +46,7 @@ export class ImagePool {
     this.clear();
     for (const t of images.slice(0, this.poolSize)) this.images.push(keepClone(t));
   }
+  /** Empties the pool and releases its images. */
   clear(): void {
     for (const t of this.images) t.dispose();
     this.images = [];

@@ -8,8 +8,10 @@ import { TemplateModel } from './template_model';
 import { parseOptions } from '../options/parse_options';
 import { resolveDevice } from '../runtime';
 
+/** A model class, as MODELS holds them. */
 export type ModelClass = new (opt: ModelOptions) => BaseModel;
 
+/** Every model by its --model name. */
 export const MODELS: Record<string, ModelClass> = {
   pix2pix: Pix2PixModel,
   cycle_gan: CycleGANModel,
@@ -18,6 +20,7 @@ export const MODELS: Record<string, ModelClass> = {
   template: TemplateModel,
 };
 
+/** The class of --model `name`; an error naming the known ones otherwise. */
 export function findModelClass(name: string): ModelClass {
   const cls = MODELS[name];
   if (!cls) throw new Error(`Expected one of ${Object.keys(MODELS).join(', ')} for --model but received '${name}'`);

@@ -5,7 +5,9 @@ import { GANLoss, GanMode } from './gan_loss';
 import { modifyPix2pixOptions } from '../options/plugin_options';
 import { cat, l1Loss, Tensor, tidy } from '../tensor';
 
+/** pix2pix: G maps A to B, D judges (A, B) pairs; trained with GAN + λ·L1. */
 export class Pix2PixModel extends BaseModel {
+  /** The model's option defaults and extra flags (the reference's modify_commandline_options). */
   static modifyCommandlineOptions = modifyPix2pixOptions;
   protected criterionGAN: GANLoss | null = null;
 

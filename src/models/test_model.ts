@@ -3,7 +3,9 @@
 import { BaseModel, ModelInput, ModelOptions, pathsOf } from './base_model';
 import { modifyTestModelOptions } from '../options/plugin_options';
 
+/** One generator in one direction, for inference on single images (--model test; --model_suffix _A loads a CycleGAN run's G_A). */
 export class TestModel extends BaseModel {
+  /** The model's option defaults and extra flags (the reference's modify_commandline_options). */
   static modifyCommandlineOptions = modifyTestModelOptions;
   private readonly suffix: string;
 

@@ -38,6 +38,7 @@ export interface GatherConfig {
   prog?: string;
 }
 
+/** How parseOptions reads a command line (train or test options, plugins, seed choice). */
 export interface ParseConfig extends Partial<GatherConfig> {
   /** Picks the seed when --seed is not given (default: a random int in [0, 2^31)). */
   chooseSeed?: () => number;

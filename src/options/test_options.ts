@@ -6,6 +6,7 @@
 import { addBaseOptions, PluginNames } from './base_options';
 import { OptionParser } from './option_parser';
 
+/** The test flags (the reference's options/test_options.py). */
 export interface TestOptionValues {
   results_dir: string;
   aspect_ratio: number;

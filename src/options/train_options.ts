@@ -8,6 +8,7 @@ import { GAN_MODES } from '../architectures';
 import type { GanMode } from '../architectures';
 import { OptionParser } from './option_parser';
 
+/** The training flags (the reference's options/train_options.py). */
 export interface TrainOptionValues {
   display_freq: number;
   update_html_freq: number;

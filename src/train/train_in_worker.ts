@@ -58,11 +58,7 @@ export interface TrainExtra {
  * Callbacks are called on the caller's thread with plain data; a callback that throws stops the run, which then
  * rejects with that error. `extra.signal` stops the run after the current iteration, saving `latest` as Ctrl-C
  * does. Resolves when the last epoch ends or the signal stopped it; rejects with the run's error (its `code` kept).
- *
- * @example
- * const ac = new AbortController();
- * const result = await train(['--dataroot', './datasets/facades', '--name', 'facades', '--model', 'pix2pix'],
- *   { onIteration: (i) => { if (i.losses) console.log(i.totalIters, i.losses); } }, { signal: ac.signal });
+ * The README's "Training from code" and examples/train.ts show it in use.
  */
 export function train(options: Options | string | readonly string[], callbacks: TrainCallbacks = {},
   extra: TrainExtra = {}): Promise<TrainResult> {

@@ -20,6 +20,7 @@ import type { Options } from '../options/parse_options';
 import { PythonRandom } from '../util/python_random';
 import { visualToImage } from '../util/visuals';
 
+/** One validation (--val_freq): the metric on the validation split and the best so far. */
 export interface ValidationInfo {
   epoch: number;
   totalIters: number;

@@ -38,7 +38,7 @@ describe('examples/worker.ts and examples/train.ts', function () {
     assert.deepStrictEqual([stopped.written, stopped.stopped.sort()], [[], ['1.jpg', '2.jpg', '3.jpg', 'broken.jpg']]);
   });
 
-  it('train.ts: progress lines, a loss history and PNG visuals from train() callbacks; an abort saves latest', async () => {
+  it('train.ts: progress lines, a loss history and PPM visuals from train() callbacks; an abort saves latest', async () => {
     const ck = path.join(tmp, 'checkpoints');
     const argv = ['--dataroot', path.join(SHARED, 'datasets/facades'), '--name', 'example', '--checkpoints_dir', ck, '--model', 'pix2pix',
       '--netG', 'unet_128', '--ngf', '4', '--ndf', '4', '--load_size', '128', '--crop_size', '128', '--max_dataset_size', '20',
@@ -53,8 +53,10 @@ describe('examples/worker.ts and examples/train.ts', function () {
     assert.match(lines[0], /^training pix2pix \(unet_128\) on 20 images, epochs 1-1$/);
     assert.ok(lines.some((l) => /^epoch 1, 1\/20: G_GAN \d/.test(l)), lines.join('\n'));
     assert.match(lines[lines.length - 1], /^stopped at \d+ images; latest saved$/);
-    assert.deepStrictEqual(r.visuals.map((f) => path.basename(f)).sort(), ['fake_B.png', 'real_A.png', 'real_B.png']);
-    assert.deepStrictEqual([decodeImage(fs.readFileSync(r.visuals[0]), { name: 'visual' }).width], [128]);
+    assert.deepStrictEqual(r.visuals.map((f) => path.basename(f)).sort(), ['fake_B.ppm', 'real_A.ppm', 'real_B.ppm']);
+    const ppm = fs.readFileSync(r.visuals[0]);
+    assert.strictEqual(ppm.subarray(0, 15).toString('latin1'), 'P6\n128 128\n255\n');
+    assert.strictEqual(ppm.length, 15 + 128 * 128 * 3);
     assert.ok(fs.existsSync(path.join(ck, 'example', 'latest_net_G.pth')) && fs.existsSync(path.join(ck, 'example', 'latest_state.safetensors')));
   });
 });

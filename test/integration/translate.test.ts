@@ -20,6 +20,7 @@ import type { RawImage8 } from '../../src/data/image';
 import { DEFAULT_MAX_FORWARD_BYTES, forwardBytesPerPixel, runTranslateJob, JobOutput } from '../../src/inference/translate_job';
 import { SHARED, REPO_ROOT } from '../helpers/paths';
 import { busyMs, Lateness, measureLateness } from '../helpers/lateness';
+import { examplesAsApp, readmeSnippets } from '../helpers/readme';
 import { parseServeArgs } from '../../scripts/serve';
 import { createTestParser } from '../../src/options/test_options';
 
@@ -538,16 +539,18 @@ describe('train(): training off the caller\'s thread (issue 16)', function () {
 describe('README (issue 16)', function () {
   this.timeout(300000);
 
-  it('every TypeScript snippet compiles as a CommonJS module against the package typings', () => {
+  it('every TypeScript snippet, and each example importing the package, compiles as a CommonJS module against the package typings', () => {
     // Loaded here, not at the top: the compiler's heap would otherwise sit on this thread during the lateness tests.
     const ts = require('typescript') as typeof TS; // eslint-disable-line @typescript-eslint/no-require-imports
     const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-    const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+    const snippets = readmeSnippets();
     assert.ok(snippets.length >= 2, 'README has TypeScript snippets');
     const d = tmpdir();
     try {
-      const files = snippets.map((code, i) => {
-        const f = path.join(d, `snippet_${i}.ts`);
+      const sources: Array<[string, string]> = [...snippets.map((code, i): [string, string] => [`snippet_${i}.ts`, code]),
+        ...[...examplesAsApp('torch-img2img')].map(([f, code]): [string, string] => [`example_${f}`, code])];
+      const files = sources.map(([name, code]) => {
+        const f = path.join(d, name);
         fs.writeFileSync(f, code);
         return f;
       });

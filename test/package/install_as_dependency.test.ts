@@ -16,6 +16,7 @@ import * as path from 'path';
 import { createHash } from 'crypto';
 import { defineG, loadGenerator, manualSeed, saveNetworkCheckpoint } from '../../src';
 import { REPO_ROOT } from '../helpers/paths';
+import { examplesAsApp, readmeSnippets } from '../helpers/readme';
 
 const PACKAGE = 'torch-img2img';
 
@@ -150,11 +151,15 @@ describe('package: npm pack, then installed as a dependency of an app that uses 
     console.log(`      installed package: ${mb.toFixed(1)} MB`);
   });
 
-  it('a strict-mode TypeScript file compiles against the typings and translates an image', () => {
+  it('a strict-mode TypeScript file, the README\'s snippets and the examples compile against the typings; the file translates an image', () => {
     fs.writeFileSync(path.join(app, 'check.ts'), CHECK_TS);
+    // The README's snippets and examples/ as a user would paste them: compiled (strict), not run.
+    const pasted = [...readmeSnippets().map((code, i): [string, string] => [`readme_${i}.ts`, code]),
+      ...[...examplesAsApp(PACKAGE)].map(([f, code]): [string, string] => [`example_${f}`, code])];
+    for (const [f, code] of pasted) fs.writeFileSync(path.join(app, f), code);
     fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
       compilerOptions: { strict: true, target: 'ES2022', module: 'commonjs', moduleResolution: 'node', types: ['node'], outDir: 'out' },
-      files: ['check.ts'],
+      files: ['check.ts', ...pasted.map(([f]) => f)],
     }));
     sh(process.execPath, [path.join(app, 'node_modules/typescript/bin/tsc'), '-p', app], app);
     sh(process.execPath, ['out/check.js', 'latest_net_G.pth', image, 'out.png'], app);
