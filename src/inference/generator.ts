@@ -17,6 +17,7 @@ import { GENERATOR_WORKER_ROLE, GeneratorReply, GeneratorRequest, GeneratorWorke
 import { ArchitectureOptions, buildGenerator, findCheckpointFile } from './load_network';
 import { sizeMultiple } from './padding';
 import type { JobOptions, OutputFormat, RawPixels, TileOptions, TranslateInput } from './translate_job';
+import { splitInput } from './input_pieces';
 
 export type { RawPixels, TranslateInput, TileOptions, OutputFormat } from './translate_job';
 export { DEFAULT_MAX_FORWARD_BYTES, forwardBytesPerPixel } from './translate_job';
@@ -187,13 +188,25 @@ export class Generator {
     if (!job) { this.releaseIfIdle(); return; }
     this.current = job;
     this.worker.ref(); // keep the process alive while a call is out
-    const req: GeneratorRequest = { type: 'translate', id: job.id, input: forPosting(job.input), options: { ...job.options, progress: !!job.onProgress } };
+    const split = splitInput(job.input);
+    const req: GeneratorRequest = { type: 'translate', id: job.id, input: split ? split.head : forPosting(job.input), options: { ...job.options, progress: !!job.onProgress } };
     try {
       this.worker.postMessage(req);
     } catch (err) {
       this.current = null;
       this.settle(job, err as Error);
       this.pump();
+      return;
+    }
+    if (split) void this.postPieces(job, split.pieces());
+  }
+
+  /** A big input's pieces, one per event-loop turn (input_pieces.ts); an abort stops them (the worker then answers the cancel). */
+  private async postPieces(job: Job, pieces: Iterable<Uint8Array>): Promise<void> {
+    for (const piece of pieces) {
+      if (job.settled || this.dead || this.current !== job) return;
+      this.worker.postMessage({ type: 'input-piece', id: job.id, piece } satisfies GeneratorRequest, [piece.buffer as ArrayBuffer]);
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

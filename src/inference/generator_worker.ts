@@ -8,6 +8,7 @@ import { Tensor } from '../tensor';
 import { ForwardGate, withGate } from './forward_gate';
 import { ArchitectureOptions, buildGenerator } from './load_network';
 import { sizeMultiple } from './padding';
+import { InPieces, isInPieces, PieceCollector } from './input_pieces';
 import { forwardBytesPerPixel, JobOptions, JobOutput, runTranslateJob, TranslateInput } from './translate_job';
 
 export const GENERATOR_WORKER_ROLE = 'torch-img2img-generator-worker';
@@ -26,7 +27,8 @@ export interface GeneratorWorkerData {
 }
 
 export type GeneratorRequest =
-  | { type: 'translate'; id: number; input: TranslateInput; options: JobOptions & { progress: boolean } }
+  | { type: 'translate'; id: number; input: TranslateInput | InPieces; options: JobOptions & { progress: boolean } }
+  | { type: 'input-piece'; id: number; piece: Uint8Array }
   | { type: 'cancel'; id: number }
   | { type: 'dispose' };
 
@@ -100,9 +102,20 @@ function serve(data: GeneratorWorkerData): void {
     }
   }
 
+  // Inputs still arriving in pieces, with the options of their request.
+  const collecting = new Map<number, { collector: PieceCollector; options: JobOptions & { progress: boolean } }>();
   port.on('message', (m: GeneratorRequest) => {
-    if (m.type === 'translate') void run(m.id, m.input, m.options);
-    else if (m.type === 'cancel') { if (running.has(m.id)) cancelled.add(m.id); }
+    if (m.type === 'translate') {
+      if (isInPieces(m.input)) collecting.set(m.id, { collector: new PieceCollector(m.input.inPieces), options: m.options });
+      else void run(m.id, m.input, m.options);
+    } else if (m.type === 'input-piece') {
+      const c = collecting.get(m.id);
+      const input = c?.collector.add(m.piece);
+      if (c && input) { collecting.delete(m.id); void run(m.id, input, c.options); }
+    } else if (m.type === 'cancel') {
+      if (running.has(m.id)) cancelled.add(m.id);
+      else if (collecting.delete(m.id)) port.postMessage({ type: 'failed', id: m.id, error: serializeError(new AbortError('translate was aborted')), notes: [] } satisfies GeneratorReply);
+    }
     else if (m.type === 'dispose') { network.dispose(); port.close(); }
   });
 }
