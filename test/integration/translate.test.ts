@@ -485,8 +485,8 @@ describe('command line (issue 16)', function () {
   });
 
   it('serve takes the architecture and device flags of test, with the same defaults and did-you-mean', () => {
-    const a = parseServeArgs(['--checkpoint', 'c.pth', '--netG', 'unet_128', '--ngf=8', '--no_dropout'])!;
-    assert.deepStrictEqual(a.architecture, { netG: 'unet_128', ngf: 8, useDropout: false });
+    const a = parseServeArgs(['--checkpoint', 'c.pth', '--netG', 'unet_128', '--ngf=8', '--norm', 'batch', '--no_dropout'])!;
+    assert.deepStrictEqual(a.architecture, { netG: 'unet_128', ngf: 8, norm: 'batch', useDropout: false });
     assert.strictEqual(a.device, createTestParser({ modelNames: ['test'], datasetModes: ['single'] }).getDefault('device'));
     assert.deepStrictEqual(parseServeArgs(['--checkpoint', 'c.pth'])!.architecture, {}, 'the checkpoint describes what is not given');
     assert.throws(() => parseServeArgs(['--checkpoint', 'c.pth', '--netG', 'unet_64']), /Expected one of unet_256, unet_128, resnet_9blocks, resnet_6blocks for --netG/);
