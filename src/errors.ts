@@ -3,7 +3,7 @@
 // reworded; codes stay); src/index.ts exports them all.
 import { ImageErrorCode, ImageFileError } from './data/image_errors';
 import { CheckpointError } from './checkpoint/raw_tensor';
-import { OptionError } from './options/option_errors';
+import { HelpRequested, OptionError } from './options/option_errors';
 
 /** A call made after dispose(), or a generator whose worker stopped. */
 export class GeneratorDisposedError extends Error {
@@ -58,6 +58,7 @@ export function deserializeError(s: SerializedError): Error {
     case 'ERR_IMG2IMG_DECODE_TIMEOUT': err = new ImageFileError(s.file ?? '', '', s.code as ImageErrorCode); break;
     case 'ERR_IMG2IMG_CHECKPOINT': err = new CheckpointError(s.file ?? '', ''); break;
     case 'ERR_IMG2IMG_OPTION': err = new OptionError(s.message, s.option); break;
+    case 'ERR_IMG2IMG_HELP': err = new HelpRequested(s.message); break;
     case 'ERR_IMG2IMG_DISPOSED': err = new GeneratorDisposedError(); break;
     case 'ERR_IMG2IMG_ABORTED': err = new AbortError(); break;
     default:

@@ -11,7 +11,7 @@ import { isMainThread, Worker } from 'worker_threads';
 import { performance } from 'perf_hooks';
 import {
   defineD, defineG, loadGenerator, saveNetworkCheckpoint, manualSeed, noGrad, Tensor, GeneratorDisposedError, AbortError, ImageFileError,
-  CheckpointError, OptionError, getNumThreads, setNumThreads, train, trainInWorker,
+  CheckpointError, OptionError, HelpRequested, getNumThreads, setNumThreads, train, trainInWorker,
 } from '../../src';
 import type { Generator, RawPixels, TranslateOptions } from '../../src';
 import * as api from '../../src';
@@ -562,6 +562,7 @@ describe('train(): training off the caller\'s thread (issue 16)', function () {
       assert.ok(r2.interrupted && r2.totalIters === 1, JSON.stringify(r2));
       // A bad option and a callback that throws both reject the run.
       await assert.rejects(train([...argvFor(d, 2), '--netG', 'unet_64']), (e: Error) => e instanceof OptionError && /for --netG/.test(e.message));
+      await assert.rejects(train(['--help']), (e: Error) => e instanceof HelpRequested && /--dataroot/.test(e.helpText));
       await assert.rejects(train(argvFor(d, 50), { onIteration: () => { throw new Error('from the callback'); }, log: () => undefined }), /from the callback/);
     } finally { fs.rmSync(d, { recursive: true, force: true }); }
   });
