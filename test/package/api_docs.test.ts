@@ -31,7 +31,11 @@ describe('API reference (docs/api)', function () {
       const stale = 'docs/api is stale: run `npm run docs` and commit docs/api';
       const want = listFiles(out);
       assert.deepStrictEqual(fs.existsSync(committed) ? listFiles(committed) : [], want, stale);
-      const differing = want.filter((f) => !fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(committed, f))));
+      // TypeDoc numbers its reflections, private ones included, in pages' data-refl and in hierarchy.js: a change to a
+      // private member renumbers them without changing what the pages say, so the numbers are left out.
+      const content = (dir: string, f: string) => f === 'assets/hierarchy.js' ? ''
+        : fs.readFileSync(path.join(dir, f), 'utf8').replace(/ data-refl="\d+"/g, '');
+      const differing = want.filter((f) => content(out, f) !== content(committed, f));
       assert.deepStrictEqual(differing, [], stale);
     } finally { fs.rmSync(out, { recursive: true, force: true }); }
   });
