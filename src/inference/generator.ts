@@ -10,7 +10,8 @@ import type { Device } from '../architectures';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image_io';
 import { AbortError, abortErrorOf, deserializeError, GeneratorDisposedError } from '../errors';
 import { Network, NetworkDescription } from '../networks';
-import { getNumThreads } from '../runtime';
+import { getNumThreads, resolveDevice } from '../runtime';
+import { checkPrecision, Precision } from '../precision';
 import { OptionError } from '../options/option_errors';
 import { createForwardGate } from './forward_gate';
 import { GENERATOR_WORKER_ROLE, GeneratorReply, GeneratorRequest, GeneratorWorkerData } from './generator_worker';
@@ -68,6 +69,13 @@ export interface LoadGeneratorOptions extends ArchitectureOptions {
    * tiles automatically (with a note), since the pixel limit alone lets one forward take many gigabytes.
    */
   maxForwardBytes?: number;
+  /**
+   * Mixed precision of the forwards: 'fp32' (default), 'bf16' (CUDA, or a CPU with avx512_bf16/amx_bf16) or 'fp16'
+   * (CUDA). Outputs are fp32 either way; see docs/performance.md for what each buys.
+   */
+  precision?: Precision;
+  /** Run bf16 on a CPU that only emulates it (slower than fp32, same numerics) instead of refusing. */
+  forcePrecision?: boolean;
 }
 
 interface Job {
@@ -116,7 +124,8 @@ export class Generator {
 
   /** Use loadGenerator(). */
   constructor(private readonly worker: Worker, readonly description: NetworkDescription, readonly device: string,
-    readonly mode: 'eval' | 'train', readonly checkpoint: string, private readonly architecture: ArchitectureOptions) {
+    readonly mode: 'eval' | 'train', readonly checkpoint: string, private readonly architecture: ArchitectureOptions,
+    readonly precision: Precision = 'fp32') {
     this.multiple = sizeMultiple(description.arch);
     worker.unref(); // an idle generator never keeps the process alive
     worker.on('message', (m: GeneratorReply) => this.onReply(m));
@@ -141,6 +150,7 @@ export class Generator {
     if (!this.localNetwork) {
       this.localNetwork = buildGenerator(this.checkpoint, this.architecture, this.device).network;
       this.localNetwork.train(this.mode === 'train');
+      this.localNetwork.precision = this.precision;
     }
     return this.localNetwork;
   }
@@ -258,11 +268,12 @@ export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOpt
   const file = findCheckpointFile(pathOrDir, options);
   const mode = options.mode ?? 'eval';
   if (mode !== 'eval' && mode !== 'train') throw new OptionError(`Expected 'eval' or 'train' for mode but received '${String(mode)}'`, 'mode');
+  const precision = checkPrecision(options.precision, resolveDevice(options.device ?? ''), { force: options.forcePrecision });
   const architecture: ArchitectureOptions = {
     netG: options.netG, ngf: options.ngf, norm: options.norm, inputNc: options.inputNc, outputNc: options.outputNc, useDropout: options.useDropout,
   };
   const data: GeneratorWorkerData = {
-    role: GENERATOR_WORKER_ROLE, file, architecture, device: options.device ?? '', mode,
+    role: GENERATOR_WORKER_ROLE, file, architecture, device: options.device ?? '', mode, precision,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, maxForwardBytes, threads: getNumThreads(), gate: FORWARD_GATE,
   };
   if (!fs.existsSync(WORKER_SCRIPT)) {
@@ -283,5 +294,5 @@ export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOpt
       }
     });
   });
-  return new Generator(worker, ready.description, ready.device, mode, file, architecture);
+  return new Generator(worker, ready.description, ready.device, mode, file, architecture, precision);
 }

@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'worker_threads';
 import { AbortError, serializeError, SerializedError } from '../errors';
 import type { Network, NetworkDescription } from '../networks';
+import type { Precision } from '../precision';
 import { resolveDevice, setNumThreads } from '../runtime';
 import { Tensor } from '../tensor';
 import { ForwardGate, withGate } from './forward_gate';
@@ -18,6 +19,8 @@ export interface GeneratorWorkerData {
   architecture: ArchitectureOptions;
   device: string;
   mode: 'eval' | 'train';
+  /** Checked by loadGenerator against the device before the worker starts. */
+  precision: Precision;
   maxImagePixels: number;
   maxForwardBytes: number;
   /** The caller's libtorch thread count (loading the addon here would otherwise reset it). */
@@ -64,6 +67,7 @@ function serve(data: GeneratorWorkerData): void {
     setNumThreads(data.threads);
     device = resolveDevice(data.device);
     ({ network, description } = buildGenerator(data.file, data.architecture, device));
+    network.precision = data.precision;
   } catch (err) {
     port.postMessage({ type: 'load-failed', error: serializeError(err) } satisfies GeneratorReply);
     return;
