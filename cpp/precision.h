@@ -23,7 +23,7 @@ class AutocastScope {
   AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
-  bool cuda_;
+  c10::DeviceType device_;  // CUDA or CPU
   bool prevEnabled_;
   at::ScalarType prevDtype_;
 };
