@@ -38,6 +38,10 @@ export interface TranslateOptions<F extends OutputFormat = OutputFormat> {
   tile?: TileOptions;
   /** Overrides the generator's mode for this call. */
   mode?: 'eval' | 'train';
+  /** Overrides the generator's precision for this call ('fp32', 'bf16', 'fp16'; checked as loadGenerator's). */
+  precision?: Precision;
+  /** With precision 'bf16' on a CPU that only emulates it: run it anyway instead of rejecting. */
+  forcePrecision?: boolean;
   /** Receives notes such as "alpha channel dropped". */
   onNote?: (note: string) => void;
   /** Called after each tile of a tiled call with the tiles done and their total. */
@@ -164,8 +168,12 @@ export class Generator {
       return Promise.reject(new OptionError(`Expected an AbortSignal for signal but received ${String(signal)}`, 'signal'));
     }
     if (signal?.aborted) return Promise.reject(abortErrorOf(signal, 'translate'));
+    const { forcePrecision, ...jobOptions } = rest;
+    if (jobOptions.precision !== undefined) {
+      try { checkPrecision(jobOptions.precision, this.device, { force: forcePrecision }); } catch (e) { return Promise.reject(e); }
+    }
     return new Promise<Buffer | RawPixels>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, input, options: rest, onNote, onProgress, signal, settled: false, resolve, reject };
+      const job: Job = { id: this.nextId++, input, options: jobOptions, onNote, onProgress, signal, settled: false, resolve, reject };
       if (signal) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });

@@ -45,8 +45,9 @@ function ownBuffer(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
 }
 
-async function forward(network: Network, device: string, mode: 'eval' | 'train', data: Float32Array, shape: number[]): Promise<Float32Array> {
+async function forward(network: Network, device: string, mode: 'eval' | 'train', precision: Precision, data: Float32Array, shape: number[]): Promise<Float32Array> {
   network.train(mode === 'train');
+  network.precision = precision;
   const x = Tensor.fromFloat32Array(data, shape, device);
   let y: Tensor | null = null;
   try {
@@ -86,7 +87,7 @@ function serve(data: GeneratorWorkerData): void {
         maxForwardBytes: data.maxForwardBytes, forwardBytesPerPixel: forwardBytesPerPixel(description.width),
         forward: (x, shape, mode) => withGate(data.gate, () => {
           if (cancelled.has(id)) throw new AbortError('translate was aborted');
-          return forward(network, device, mode, x, shape);
+          return forward(network, device, mode, options.precision ?? data.precision, x, shape);
         }),
         checkCancelled: () => { if (cancelled.has(id)) throw new AbortError('translate was aborted'); },
         note: (n) => notes.push(n),

@@ -159,7 +159,14 @@ describe('mixed precision (bf16 autocast on CPU, forced where the CPU only emula
       // Measured: worst 15 levels of 255, mean 2.6 (the forward test's resnet_6blocks bf16 error, in pixels);
       // bounds 40 and 8.
       assert.ok(differing > 0 && worst <= 40 && mean <= 8, `worst pixel difference ${worst}, mean ${mean}, ${differing} of ${a.data.length} differ`);
-      if (!native) await assert.rejects(loadGenerator(file, { precision: 'bf16' }), /avx512_bf16/);
+      // The per-call override gives the bf16 generator's bytes exactly, and the next call is back in fp32.
+      const c = await g32.translate(input, { output: 'raw', precision: 'bf16', forcePrecision: true });
+      assert.deepStrictEqual(Buffer.from(c.data), Buffer.from(b.data));
+      assert.deepStrictEqual(Buffer.from((await g32.translate(input, { output: 'raw' })).data), Buffer.from(a.data));
+      if (!native) {
+        await assert.rejects(loadGenerator(file, { precision: 'bf16' }), /avx512_bf16/);
+        await assert.rejects(g32.translate(input, { precision: 'bf16' }), (e: OptionError) => e instanceof OptionError && /avx512_bf16/.test(e.message));
+      }
     } finally {
       await g32.dispose(); await g16.dispose();
       fs.rmSync(dir, { recursive: true, force: true });
