@@ -128,7 +128,7 @@ Napi::Value AdamWrap::ZeroGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// [sync] unscaleGrads(invScale) -> foundNonFinite: the dynamic loss scaler's unscale (src/train/loss_scaler.ts)
+// [sync] unscaleGrads(invScale) -> foundNonFinite: the dynamic loss scaler's unscale (src/loss_scaler.ts)
 // over this optimizer's gradients, in place, before step().
 Napi::Value AdamWrap::UnscaleGrads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
