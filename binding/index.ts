@@ -70,6 +70,8 @@ export interface NativeNetwork {
   /** [sync] Drops the module reference (async work in flight keeps its own). */ dispose(): void;
   readonly isDisposed: boolean;
   /** [sync] Converts 4-D weights to channels_last. */ channelsLast(): void;
+  /** [sync] Autocast dtype of later forwards ('fp32' = off); parameters and outputs stay float32. */
+  precision: 'fp32' | 'bf16' | 'fp16';
 }
 
 export interface NativeAdamStateEntry { step: number; expAvg: NativeTensor | null; expAvgSq: NativeTensor | null }
@@ -83,6 +85,8 @@ export interface NativeAdam {
   fused: boolean;
   /** [sync] Moments are shared, not copied. */ getState(): NativeAdamStateEntry[];
   /** [sync] Copies the moments in. */ setState(state: NativeAdamStateEntry[]): void;
+  /** [sync] Multiplies every gradient by invScale in place; true when one holds inf or NaN (loss scaler). */
+  unscaleGrads(invScale: number): boolean;
 }
 
 /** What makes a process join a c10d group (torchrun's rendezvous with rank 0 hosting the TCPStore). */

@@ -137,10 +137,13 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
       o << kind << " loss needs input and target of one shape but received " << input.sizes() << " and " << target.sizes();
       throw UserError(o.str());
     }
+    // Losses are computed in float32 whatever precision produced their input (mixed-precision contract).
+    const torch::Tensor in = input.is_floating_point() && input.scalar_type() != torch::kFloat64 ? input.to(torch::kFloat) : input;
+    const torch::Tensor tg = target.to(in.scalar_type());
     torch::Tensor r;
-    if (kind == "l1") r = torch::l1_loss(input, target);
-    else if (kind == "mse") r = torch::mse_loss(input, target);
-    else if (kind == "bce_logits") r = torch::binary_cross_entropy_with_logits(input, target);
+    if (kind == "l1") r = torch::l1_loss(in, tg);
+    else if (kind == "mse") r = torch::mse_loss(in, tg);
+    else if (kind == "bce_logits") r = torch::binary_cross_entropy_with_logits(in, tg);
     else throw UserError("Expected one of l1, mse, bce_logits for loss kind but received '" + kind + "'");
     return TensorWrap::Wrap(env, r);
   });

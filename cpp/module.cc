@@ -3,6 +3,7 @@
 #include "addon_data.h"
 #include "async.h"
 #include "errors.h"
+#include "precision.h"
 #include "tensor.h"
 
 namespace img2img {
@@ -57,6 +58,7 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::Dispose>("dispose"),
       InstanceAccessor<&NetworkWrap::IsDisposed>("isDisposed"),
       InstanceMethod<&NetworkWrap::ChannelsLast>("channelsLast"),
+      InstanceAccessor<&NetworkWrap::GetPrecision, &NetworkWrap::SetPrecision>("precision"),
   });
 }
 
@@ -216,6 +218,24 @@ Napi::Value NetworkWrap::ChannelsLast(const Napi::CallbackInfo& info) {
     torch::NoGradGuard ng;
     for (auto& p : net->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    return env.Undefined();
+  });
+}
+
+// [sync] precision = 'fp32' | 'bf16' | 'fp16': the autocast dtype of every later forward (sync or async; the
+// per-network mutex orders the change with running forwards). Parameters, buffers and outputs stay float32. Whether
+// the device supports the dtype is checked in TS (src/precision.ts), where the refusal can say why.
+Napi::Value NetworkWrap::GetPrecision(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), PrecisionName(network(info.Env())->precision));
+}
+void NetworkWrap::SetPrecision(const Napi::CallbackInfo& info, const Napi::Value& v) {
+  Napi::Env env = info.Env();
+  auto& net = network(env);
+  if (!v.IsString()) throw Napi::TypeError::New(env, "Expected a string ('fp32', 'bf16' or 'fp16') for precision");
+  Guarded(env, [&]() -> Napi::Value {
+    const at::ScalarType dtype = ParsePrecision(v.As<Napi::String>());
+    std::lock_guard<std::mutex> lock(*mutex_);
+    net->precision = dtype;
     return env.Undefined();
   });
 }

@@ -38,6 +38,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
   Napi::Value ChannelsLast(const Napi::CallbackInfo& info);
+  Napi::Value GetPrecision(const Napi::CallbackInfo& info);
+  void SetPrecision(const Napi::CallbackInfo& info, const Napi::Value& v);
 
   Network net_{nullptr};
   std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();

@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "inception.h"
+#include "precision.h"
 #include "prepacked_conv.h"
 #include "subpixel_deconv.h"
 
@@ -331,7 +332,11 @@ void NetworkImpl::CheckInput(const torch::Tensor& x) const {
 
 torch::Tensor NetworkImpl::forward(const torch::Tensor& x) {
   CheckInput(x);
-  return root(x);
+  if (precision == at::kFloat) return root(x);
+  // Mixed precision lives inside the network: what goes in and comes out is float32 (losses, images, the next
+  // network), and the async forward's libuv thread gets the same autocast as the JS thread.
+  AutocastScope autocast(x.device().type(), precision);
+  return root(x).to(x.scalar_type());
 }
 
 void NetworkImpl::InitWeights(const std::string& initType, double gain) {

@@ -37,6 +37,8 @@ struct NetworkImpl : torch::nn::Module {
   std::string Describe() const;
 
   NetworkSpec spec;
+  // The autocast dtype of forward: float32 (off), bfloat16 or float16 (precision.h). Parameters stay float32.
+  at::ScalarType precision = at::kFloat;
   // forward of the reference's top-level attribute ("model" or "net"), registered as our child module.
   std::function<torch::Tensor(const torch::Tensor&)> root;
 };

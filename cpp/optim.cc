@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "errors.h"
+#include "precision.h"
 #include "tensor.h"
 
 namespace img2img {
@@ -33,6 +34,7 @@ Napi::Function AdamWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeAdam", {
       InstanceMethod<&AdamWrap::Step>("step"),
       InstanceMethod<&AdamWrap::ZeroGrad>("zeroGrad"),
+      InstanceMethod<&AdamWrap::UnscaleGrads>("unscaleGrads"),
       InstanceAccessor<&AdamWrap::GetLr, &AdamWrap::SetLr>("lr"),
       InstanceAccessor<&AdamWrap::GetFused, &AdamWrap::SetFused>("fused"),
       InstanceMethod<&AdamWrap::GetState>("getState"),
@@ -124,6 +126,15 @@ Napi::Value AdamWrap::ZeroGrad(const Napi::CallbackInfo& info) {
     else { g = g.detach(); g.zero_(); }
   }
   return info.Env().Undefined();
+}
+
+// [sync] unscaleGrads(invScale) -> foundNonFinite: the dynamic loss scaler's unscale (src/loss_scaler.ts)
+// over this optimizer's gradients, in place, before step().
+Napi::Value AdamWrap::UnscaleGrads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "Expected a number for invScale");
+  const double invScale = info[0].As<Napi::Number>().DoubleValue();
+  return Guarded(env, [&]() -> Napi::Value { return Napi::Boolean::New(env, UnscaleGradients(params_, invScale)); });
 }
 
 Napi::Value AdamWrap::GetLr(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), lr_); }

@@ -21,6 +21,7 @@ class AdamWrap : public Napi::ObjectWrap<AdamWrap> {
  private:
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value UnscaleGrads(const Napi::CallbackInfo& info);
   Napi::Value GetLr(const Napi::CallbackInfo& info);
   void SetLr(const Napi::CallbackInfo& info, const Napi::Value& v);
   Napi::Value GetState(const Napi::CallbackInfo& info);

@@ -2,10 +2,13 @@
 
 #include <ATen/Context.h>
 
+#include "precision.h"
+
 namespace img2img {
 
 bool PrepackApplies(const torch::Tensor& x, const torch::Tensor& weight) {
-  return !torch::GradMode::is_enabled() && at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() &&
+  // Under autocast the plain conv2d takes over: the policy casts it to bfloat16, mkldnn_convolution is not listed.
+  return !torch::GradMode::is_enabled() && !CpuAutocastActive() && at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() &&
          x.device().is_cpu() && weight.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
          weight.scalar_type() == torch::kFloat32 && x.dim() == 4 && !x.is_mkldnn();
 }
@@ -46,6 +49,7 @@ bool PrepackableOptions(const torch::nn::detail::ConvNdOptions<2>& o) {
 }  // namespace
 
 torch::Tensor FastConv2dImpl::forward(const torch::Tensor& x) {
+  if (AutocastActive(x.device())) return torch::nn::Conv2dImpl::forward(x).to(weight.scalar_type());  // precision.h
   if (PrepackableOptions(options) && PrepackApplies(x, weight) && x.size(1) == weight.size(1)) {
     const torch::Tensor w = weight;
     return packed_.Conv(x, w, [w] { return w; }, bias, *options.stride(), *c10::get<torch::ExpandingArray<2>>(options.padding()));

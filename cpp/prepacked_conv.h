@@ -8,7 +8,7 @@
 
 namespace img2img {
 
-// Whether a no-grad CPU float32 forward can use a prepacked weight (oneDNN built in and enabled).
+// Whether a no-grad CPU float32 forward can use a prepacked weight (oneDNN built in and enabled, autocast off).
 bool PrepackApplies(const torch::Tensor& x, const torch::Tensor& weight);
 
 // The reordered form of one weight, rebuilt when the weight's storage or version changes (optimizer step, load).

@@ -1,5 +1,6 @@
 #include "subpixel_deconv.h"
 
+#include "precision.h"
 #include "prepacked_conv.h"
 
 #include <atomic>
@@ -35,7 +36,9 @@ SubpixelConvTranspose2dImpl::SubpixelConvTranspose2dImpl(int64_t in, int64_t out
 }
 
 torch::Tensor SubpixelConvTranspose2dImpl::ForwardReference(const torch::Tensor& x) {
-  return torch::conv_transpose2d(x, weight, bias, /*stride=*/2, padding, outputPadding);
+  // CPU autocast leaves conv_transpose2d unlisted: it runs in float32, so a bfloat16 input is cast back.
+  const torch::Tensor in = CpuAutocastActive() && x.scalar_type() != at::kFloat ? x.to(at::kFloat) : x;
+  return torch::conv_transpose2d(in, weight, bias, /*stride=*/2, padding, outputPadding);
 }
 
 torch::Tensor SubpixelConvTranspose2dImpl::PhaseKernel() {
@@ -95,14 +98,21 @@ torch::Tensor SubpixelConvTranspose2dImpl::ForwardSubpixel(const torch::Tensor& 
 }
 
 torch::Tensor SubpixelConvTranspose2dImpl::forward(const torch::Tensor& x) {
+  if (AutocastActive(x.device())) return ForwardPath(x).to(weight.scalar_type());  // widened: precision.h
+  return ForwardPath(x);
+}
+
+torch::Tensor SubpixelConvTranspose2dImpl::ForwardPath(const torch::Tensor& x) {
   // Below 32x32 inputs (the U-Net's inner, 512-1024-channel layers) oneDNN's 2x2 convolution with 4x the output
   // channels measured slower than libtorch's im2col path (1024->512 @ 8x8: 23 ms vs 125 ms); from 32x32 up it
   // measured 1.7-2.4x faster forward+backward (512->128 @ 32: 93 -> 56 ms, 256->64 @ 64: 107 -> 52 ms).
   // Without autograd the phase kernel is prepacked once for oneDNN (prepacked_conv.h), which removes the per-call
   // weight reorder that made the small sizes slow: then every size takes the sub-pixel path.
+  // Under CPU autocast every size takes it too: 1.13's policy leaves conv_transpose2d in float32 (im2col, no
+  // bfloat16 gain, and a dtype clash with a bfloat16 input), while the sub-pixel conv2d is cast to bfloat16.
   constexpr int64_t kMinSide = 32;
   if (gFast && x.device().is_cpu() && x.dim() == 4 &&
-      ((x.size(2) >= kMinSide && x.size(3) >= kMinSide) || PrepackApplies(x, weight)))
+      ((x.size(2) >= kMinSide && x.size(3) >= kMinSide) || PrepackApplies(x, weight) || CpuAutocastActive()))
     return ForwardSubpixel(x);
   return ForwardReference(x);
 }

@@ -14,6 +14,8 @@ struct SubpixelConvTranspose2dImpl : torch::nn::Module {
   // kernel 4 / padding 1 / output_padding 0 (U-Net) or kernel 3 / padding 1 / output_padding 1 (ResNet).
   SubpixelConvTranspose2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t padding, int64_t outputPadding, bool bias);
   torch::Tensor forward(const torch::Tensor& x);
+  // The path choice of forward, in whatever dtype autocast gives it (forward widens the result to float32).
+  torch::Tensor ForwardPath(const torch::Tensor& x);
   // The libtorch ConvTranspose2d path (reference math), used on CUDA and when the fast path is off.
   torch::Tensor ForwardReference(const torch::Tensor& x);
   torch::Tensor ForwardSubpixel(const torch::Tensor& x);

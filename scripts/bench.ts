@@ -5,6 +5,9 @@
 // `--compare ref.json` takes the reference times from a side-by-side run of scripts/reference_bench.py --json on
 // the same machine (instead of the issue's numbers) and judges each row by the issue's ratio (reference / goal).
 // `--onnx` runs instead the rows comparing translate() on our addon with onnxruntime-node on the exported model.
+// Mixed-precision rows (bf16, fp16) are timed where the device runs that precision natively and are skipped with
+// the reason elsewhere (bf16 on a CPU without avx512_bf16/amx_bf16, fp16 on CPU); `--force_precision` times
+// emulated bf16 anyway. Each is also judged against its fp32 row of the same run (`vsFp32`).
 import * as fs from 'fs';
 import * as os from 'os';
 import { createModel } from '../src/models';
@@ -16,6 +19,8 @@ import type { GeneratorArch, Device } from '../src/architectures';
 import { getNumThreads, info, manualSeed, resolveDevice, setNumThreads } from '../src/runtime';
 import { Tensor, noGrad } from '../src/tensor';
 import { forwardFlops, trainStepFlops } from '../src/util/flops';
+import { precisionRefusal } from '../src/precision';
+import type { Precision } from '../src/precision';
 
 interface Row {
   name: string;
@@ -30,6 +35,11 @@ interface Row {
   quick?: boolean;
   reference?: number;
   goal?: number;
+  /** Mixed-precision rows: the autocast dtype (default fp32). */
+  precision?: Precision;
+  /** The fp32 row this one is compared with, and the speed-up over it the issue asks for. */
+  fp32Row?: string;
+  goalOverFp32?: number;
 }
 
 const ROWS: Row[] = [
@@ -42,6 +52,16 @@ const ROWS: Row[] = [
   { name: 'quick: train pix2pix, unet_128 ngf 16 @ 128', kind: 'train', model: 'pix2pix', netG: 'unet_128', size: 128, ngf: 16, quick: true },
   { name: 'quick: train cycle_gan, resnet_6blocks ngf 8 @ 64', kind: 'train', model: 'cycle_gan', netG: 'resnet_6blocks', size: 64, ngf: 8, quick: true },
   { name: 'quick: resnet_9blocks ngf 16 forward @ 128', kind: 'forward', netG: 'resnet_9blocks', size: 128, ngf: 16, quick: true },
+  // Issue 20: on a bf16-capable CPU, cycle_gan training >= 1.8x our fp32 step and >= 2.3x the reference
+  // (12.3 s / 2.3), resnet_9blocks inference >= 2x our fp32 forward.
+  { name: 'train cycle_gan, resnet_9blocks @ 256x256, bf16', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 256, precision: 'bf16', reference: 12.3, goal: 12.3 / 2.3, fp32Row: 'train cycle_gan, resnet_9blocks @ 256x256', goalOverFp32: 1.8 },
+  { name: 'train cycle_gan, resnet_9blocks @ 128x128, bf16', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 128, precision: 'bf16', fp32Row: 'train cycle_gan, resnet_9blocks @ 128x128', goalOverFp32: 1.8 },
+  { name: 'train pix2pix, unet_128 @ 128x128, bf16', kind: 'train', model: 'pix2pix', netG: 'unet_128', size: 128, precision: 'bf16', fp32Row: 'train pix2pix, unet_128 @ 128x128' },
+  { name: 'one resnet_9blocks forward @ 256x256, bf16', kind: 'forward', netG: 'resnet_9blocks', size: 256, precision: 'bf16', fp32Row: 'one resnet_9blocks forward @ 256x256', goalOverFp32: 2 },
+  { name: 'train cycle_gan, resnet_9blocks @ 256x256, fp16', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 256, precision: 'fp16', fp32Row: 'train cycle_gan, resnet_9blocks @ 256x256' },
+  { name: 'one resnet_9blocks forward @ 256x256, fp16', kind: 'forward', netG: 'resnet_9blocks', size: 256, precision: 'fp16', fp32Row: 'one resnet_9blocks forward @ 256x256' },
+  { name: 'quick: train cycle_gan, resnet_6blocks ngf 8 @ 64, bf16', kind: 'train', model: 'cycle_gan', netG: 'resnet_6blocks', size: 64, ngf: 8, quick: true, precision: 'bf16', fp32Row: 'quick: train cycle_gan, resnet_6blocks ngf 8 @ 64' },
+  { name: 'quick: resnet_9blocks ngf 16 forward @ 128, bf16', kind: 'forward', netG: 'resnet_9blocks', size: 128, ngf: 16, quick: true, precision: 'bf16', fp32Row: 'quick: resnet_9blocks ngf 16 forward @ 128' },
   { name: 'FID features of 32 images @ 256x256', kind: 'fid', netG: 'fid_inception_v3', size: 256, images: 32 },
   { name: 'quick: FID features of 4 images @ 256x256', kind: 'fid', netG: 'fid_inception_v3', size: 256, images: 4, quick: true },
 ];
@@ -52,6 +72,9 @@ const INCEPTION_FLOP_PER_IMAGE = 2 * 5.71e9;
 interface Result {
   name: string; median: number; min: number; max: number; iters: number; gflop: number; gflops: number;
   peakShare: number; reference?: number; goal?: number; speedup?: number; meetsGoal?: boolean;
+  precision?: Precision; vsFp32?: number; meetsFp32Goal?: boolean;
+  /** Why a mixed-precision row did not run on this device. */
+  skipped?: string;
 }
 
 function arg(args: string[], flag: string, def: string): string {
@@ -68,7 +91,8 @@ function randomImage(size: number, device: string): { data: Float32Array; shape:
   return { data, shape: [1, 3, size, size] };
 }
 
-async function benchRow(row: Row, device: string, warmup: number, iters: number): Promise<{ times: number[]; flops: number }> {
+async function benchRow(row: Row, device: string, warmup: number, iters: number, force: boolean): Promise<{ times: number[]; flops: number }> {
+  const precision = row.precision ?? 'fp32';
   manualSeed(0);
   const ngf = row.ngf ?? 64;
   if (row.kind === 'fid') {
@@ -95,6 +119,7 @@ async function benchRow(row: Row, device: string, warmup: number, iters: number)
     const norm = row.netG.startsWith('unet') ? 'batch' : 'instance';
     const g = defineG({ netG: row.netG as GeneratorArch, ngf, norm, device: device as Device }); // 'fid' rows returned above
     g.eval();
+    g.precision = precision;
     const x = Tensor.fromFloat32Array(randomImage(row.size, device).data, [1, 3, row.size, row.size], device);
     const times: number[] = [];
     for (let i = 0; i < warmup + iters; i++) {
@@ -107,7 +132,8 @@ async function benchRow(row: Row, device: string, warmup: number, iters: number)
     return { times, flops: forwardFlops({ kind: 'G', arch: row.netG, inputNc: 3, outputNc: 3, width: ngf, norm }, row.size, row.size) };
   }
   const argv = ['--dataroot', 'unused', '--model', row.model!, '--netG', row.netG, '--ngf', String(ngf), '--ndf', String(ngf),
-    '--crop_size', String(row.size), '--load_size', String(row.size), '--device', device, '--checkpoints_dir', os.tmpdir(), '--seed', '0'];
+    '--crop_size', String(row.size), '--load_size', String(row.size), '--device', device, '--checkpoints_dir', os.tmpdir(), '--seed', '0',
+    '--precision', precision, ...(force ? ['--force_precision'] : [])];
   const model = createModel(parseOptions(argv));
   const times: number[] = [];
   try {
@@ -134,6 +160,7 @@ export async function main(args: string[]): Promise<number> {
   const device = resolveDevice(arg(args, '--device', 'cpu'));
   const threads = Number(arg(args, '--threads', '0'));
   setNumThreads(threads);
+  if (device.startsWith('cuda')) native().setCudnnBenchmark(true); // fixed sizes: let cuDNN pick its fastest algorithms
   const only = arg(args, '--only', '');
   const warmup = Number(arg(args, '--warmup', quick ? '1' : '2'));
   const iters = Number(arg(args, '--iters', quick ? '2' : '5'));
@@ -147,6 +174,7 @@ export async function main(args: string[]): Promise<number> {
     for (const r of parsed.rows ?? []) measuredRef.set(r.name, r.median_s);
   }
   if (args.includes('--onnx')) return onnxRows(args, json, warmup, iters);
+  const force = args.includes('--force_precision');
   const rows = ROWS.filter((r) => (quick ? r.quick : !r.quick || args.includes('--all'))).filter((r) => !only || r.name.includes(only));
   // Conv2d peak on this machine (256->256 3x3 on 64x64), measured in the same run.
   const convSeconds = native().benchConv(256, 256, 3, 64, 64, quick ? 3 : 10);
@@ -157,7 +185,13 @@ export async function main(args: string[]): Promise<number> {
     console.log(`torch-img2img benchmark: libtorch ${rt.torchVersion}, device ${device}, ${getNumThreads()} threads, conv peak ${peak.toFixed(1)} GFLOP/s`);
   }
   for (const row of rows) {
-    const { times, flops } = await benchRow(row, device, warmup, iters);
+    const refused = row.precision ? precisionRefusal(row.precision, device, { force }) : null;
+    if (refused) {
+      if (!json) console.log(`${row.name.padEnd(48)} skipped: ${refused}`);
+      results.push({ name: row.name, median: NaN, min: NaN, max: NaN, iters: 0, gflop: 0, gflops: 0, peakShare: 0, precision: row.precision, skipped: refused });
+      continue;
+    }
+    const { times, flops } = await benchRow(row, device, warmup, iters, force);
     const med = median(times);
     const r: Result = {
       name: row.name, median: med, min: Math.min(...times), max: Math.max(...times), iters: times.length,
@@ -170,12 +204,20 @@ export async function main(args: string[]): Promise<number> {
       const goal = measuredRef.has(row.name) ? ref * (row.goal! / row.reference) : row.goal!;
       r.reference = ref; r.goal = goal; r.speedup = ref / med; r.meetsGoal = med <= goal;
     }
+    const fp32 = row.fp32Row ? results.find((x) => x.name === row.fp32Row && x.iters > 0) : undefined;
+    if (row.precision) r.precision = row.precision;
+    if (fp32) {
+      r.vsFp32 = fp32.median / med;
+      if (row.goalOverFp32) r.meetsFp32Goal = r.vsFp32 >= row.goalOverFp32;
+    }
     results.push(r);
     if (!json) {
       console.log(`${row.name.padEnd(48)} median ${med.toFixed(3)} s (min ${r.min.toFixed(3)}, max ${r.max.toFixed(3)}, n=${r.iters})  ` +
         `${r.gflops.toFixed(1)} GFLOP/s = ${(100 * r.peakShare).toFixed(0)}% of peak` +
         (row.reference ? `  | reference ${r.reference!.toFixed(3)} s${measuredRef.has(row.name) ? ' (measured)' : ''}, goal <= ${r.goal!.toFixed(3)} s: ` +
-          `${r.meetsGoal ? 'met' : 'NOT met'} (${r.speedup!.toFixed(2)}x, goal ${(row.reference / row.goal!).toFixed(2)}x)` : ''));
+          `${r.meetsGoal ? 'met' : 'NOT met'} (${r.speedup!.toFixed(2)}x, goal ${(row.reference / row.goal!).toFixed(2)}x)` : '') +
+        (r.vsFp32 ? `  | ${r.vsFp32.toFixed(2)}x our fp32 row${row.goalOverFp32 ? ` (goal ${row.goalOverFp32}x: ${r.meetsFp32Goal ? 'met' : 'NOT met'})` : ''}` : '') +
+        (row.precision === 'bf16' && force && device === 'cpu' && !info().cpuBf16.native ? '  [forced: emulated bf16]' : ''));
     }
   }
   const peakRssMb = process.resourceUsage().maxRSS / 1024;

@@ -105,6 +105,8 @@ async function infoCommand(args: string[]): Promise<number> {
   console.log(`libtorch ${i.torchVersion} (${i.cuda ? 'CUDA build' : 'CPU build'}) from ${i.libtorchPath ?? 'unknown'}`);
   console.log(`CUDA available: ${i.cudaAvailable}, devices: ${i.deviceCount}`);
   console.log(`threads: ${i.threads}, oneDNN: ${i.mkldnn}, OpenMP: ${i.openmp}`);
+  const bf16 = i.cpuBf16;
+  console.log(`CPU bf16: ${bf16.native ? `native (${bf16.flags.join(', ')})` : bf16.known ? 'emulated only (no avx512_bf16 or amx_bf16): --precision bf16 on CPU is refused unless --force_precision' : 'unknown (no /proc/cpuinfo)'}${bf16.model ? `, ${bf16.model}` : ''}`);
   if (i.blas) console.log(`BLAS: ${i.blas}${/\/blas\/libblas/.test(i.blas) ? ' (slow reference BLAS: apt-get install libopenblas0-pthread)' : ''}`);
   return 0;
 }

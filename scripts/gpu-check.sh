@@ -38,7 +38,13 @@ node dist/scripts/gpu_check.js 2>&1 | tee "$OUT_DIR/parity.txt"
 echo "== short training run on cuda:0"
 node bin/img2img.js train --dataroot demo/facades --name gpu_check --model pix2pix --direction BtoA --device cuda:0 \
   --n_epochs 1 --n_epochs_decay 0 --print_freq 10 --checkpoints_dir /tmp/gpu-ck 2>&1 | tail -8 | tee "$OUT_DIR/train.txt"
-echo "== benchmark"
+for p in bf16 fp16; do
+  echo "== short training run on cuda:0, --precision $p"
+  node bin/img2img.js train --dataroot demo/facades --name gpu_check_$p --model pix2pix --direction BtoA --device cuda:0 \
+    --precision $p --n_epochs 1 --n_epochs_decay 0 --print_freq 10 --checkpoints_dir /tmp/gpu-ck 2>&1 | tail -4 | tee "$OUT_DIR/train_$p.txt"
+done
+echo "== benchmark (fp32 rows, then their bf16 and fp16 rows, each with its ratio to fp32)"
 node dist/scripts/bench.js --device cuda:0 --json > "$OUT_DIR/bench.json" 2>&1; node -e "
-const r=require('$OUT_DIR/bench.json'); for (const x of r.results) console.log(x.name.padEnd(48), x.median.toFixed(4)+' s', (x.gflops||0).toFixed(0)+' GFLOP/s');" || cat "$OUT_DIR/bench.json"
+const r=require('$OUT_DIR/bench.json'); for (const x of r.results) console.log(x.name.padEnd(52), x.skipped ? 'skipped: '+x.skipped :
+  x.median.toFixed(4)+' s '+(x.gflops||0).toFixed(0)+' GFLOP/s'+(x.vsFp32 ? '  '+x.vsFp32.toFixed(2)+'x fp32' : ''));" || cat "$OUT_DIR/bench.json"
 echo "== summary"; grep -E "checks|FAIL" "$OUT_DIR/parity.txt"

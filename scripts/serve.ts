@@ -8,9 +8,11 @@ import { OptionParser, OptionValues } from '../src/options/option_parser';
 import { explicitFlags } from '../src/inference/self_describing';
 import type { ArchitectureOptions } from '../src/inference/load_network';
 import { setNumThreads } from '../src/runtime';
+import type { Precision } from '../src/precision';
 
 interface ServeArgs {
   checkpoint: string; port: number; host: string; maxUploadMb: number; device: Device; threads: number; mode: 'eval' | 'train';
+  precision: Precision; forcePrecision: boolean;
   /** Only the architecture flags given on the command line: the checkpoint's own description fills the rest. */
   architecture: ArchitectureOptions;
 }
@@ -57,7 +59,7 @@ export function parseServeArgs(args: readonly string[]): ServeArgs | null {
   if (given.has('no_dropout')) architecture.useDropout = false;
   return {
     checkpoint: v.checkpoint as string, port, host: v.host as string, maxUploadMb, device: v.device as Device, threads: v.threads as number,
-    mode: v.mode as 'eval' | 'train', architecture,
+    mode: v.mode as 'eval' | 'train', architecture, precision: v.precision as Precision, forcePrecision: !!v.force_precision,
   };
 }
 
@@ -71,6 +73,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const server = await startTranslateServer({
     checkpoint: parsed.checkpoint, port: parsed.port, host: parsed.host,
     maxUploadBytes: Math.round(parsed.maxUploadMb * 1e6), device: parsed.device, mode: parsed.mode, architecture: parsed.architecture,
+    precision: parsed.precision, forcePrecision: parsed.forcePrecision,
   });
   console.log(`serving ${parsed.checkpoint} at ${server.url} (Ctrl-C to stop)`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

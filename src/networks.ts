@@ -6,6 +6,7 @@ import { OptionError } from './options/option_errors';
 import { DType, noGrad, Tensor } from './tensor';
 import { describeStateDictGuess, guessArchitecture } from './checkpoint/architecture_guess';
 import { parseGeneratorArch } from './generator_arch';
+import type { Precision } from './precision';
 
 import { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES } from './architectures';
 import type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device } from './architectures';
@@ -96,6 +97,12 @@ export class Network {
   setRequiresGrad(on: boolean): void { this.native.setRequiresGrad(on); }
   /** Drops every parameter's gradient. */
   zeroGrad(): void { this.native.zeroGrad(); }
+  /**
+   * Autocast dtype of this network's forwards (fp32 = off). Inputs, outputs, parameters and buffers stay fp32.
+   * Check the choice against the device first (checkPrecision in src/precision.ts).
+   */
+  get precision(): Precision { return this.native.precision; }
+  set precision(p: Precision) { this.native.precision = p; }
   /** Releases the native module now (the object is unusable after). */
   dispose(): void { this.native.dispose(); }
   get isDisposed(): boolean { return this.native.isDisposed; }

@@ -3,6 +3,7 @@
 import type { NativeAdam } from '../binding';
 import { native } from './native';
 import { Tensor } from './tensor';
+import type { DynamicLossScaler } from './loss_scaler';
 
 /** One parameter's Adam state: its step count and moments (null before the first step). */
 export interface AdamStateEntry { step: number; expAvg: Tensor | null; expAvgSq: Tensor | null }
@@ -21,6 +22,8 @@ export class Adam {
   readonly params: readonly Tensor[];
   /** Runs before every step (data-parallel training installs its gradient all-reduce here). */
   beforeStep: ((optimizer: Adam) => void) | null = null;
+  /** fp16 training: the loss scaler whose scale the gradients carry; step() unscales and may skip (loss_scaler.ts). */
+  lossScaler: DynamicLossScaler | null = null;
 
   constructor(params: Tensor[], opts: { lr: number; beta1: number; beta2?: number; eps?: number; fused?: boolean }) {
     this.native = new (native().Adam)(params.map((p) => p.native), { lr: opts.lr, beta1: opts.beta1, beta2: opts.beta2 ?? 0.999, eps: opts.eps ?? 1e-8 });
@@ -29,10 +32,10 @@ export class Adam {
     if (opts.fused === false) this.native.fused = false;
   }
 
-  /** One Adam update of every parameter from its gradient. */
+  /** One Adam update; with a loss scaler, the gradients are unscaled first and a step with inf/NaN ones is skipped. */
   step(): void {
     this.beforeStep?.(this);
-    this.native.step();
+    if (!this.lossScaler || this.lossScaler.unscale(this)) this.native.step();
     if (++stepsSinceTrim >= TRIM_EVERY) { stepsSinceTrim = 0; native().releaseMemory(); }
   }
   /** Drops gradients (set_to_none); zeroGrad(false) zeroes them in place as torch 1.13's default does. */

@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { native } from './native';
 import { OptionError } from './options/option_errors';
+import { cpuBf16Support, CpuBf16Support } from './precision';
 
 /** What info() reports about the loaded libtorch. */
 export interface RuntimeInfo {
@@ -16,6 +17,8 @@ export interface RuntimeInfo {
   openmp: boolean;
   libtorchPath: string | null;
   blas: string | null;
+  /** Native bf16 on this CPU (what --precision bf16 on CPU needs; src/precision.ts). */
+  cpuBf16: CpuBf16Support;
 }
 
 /** torch.manual_seed: seeds the CPU generator and all CUDA generators. */
@@ -83,6 +86,7 @@ export function info(): RuntimeInfo {
     openmp: n.openmp,
     libtorchPath: b.torchDir ?? null,
     blas: activeBlas(),
+    cpuBf16: cpuBf16Support(),
   };
 }
 

@@ -7,6 +7,7 @@ import * as http from 'http';
 import * as path from 'path';
 import { ImageFileError } from '../data/image_errors';
 import { Generator, loadGenerator } from '../inference/generator';
+import type { Precision } from '../precision';
 import type { ArchitectureOptions } from '../inference/load_network';
 import type { Device } from '../architectures';
 import {
@@ -50,6 +51,9 @@ export interface TranslateServerOptions {
   /** 'cpu', 'cuda', 'cuda:N' or '' (auto, the default: CUDA when available). */
   device?: Device;
   mode?: 'eval' | 'train';
+  /** Mixed precision of the forwards (loadGenerator's precision / forcePrecision). */
+  precision?: Precision;
+  forcePrecision?: boolean;
   /** Bounds on slow uploads (default DEFAULT_UPLOAD_PACE). */
   uploadPace?: Partial<UploadPace>;
   /** Where unexpected request failures are logged (default stderr). */
@@ -135,7 +139,9 @@ function drain(req: http.IncomingMessage): void {
 export async function startTranslateServer(options: TranslateServerOptions): Promise<TranslateServer> {
   const { port, host, maxUploadBytes } = options;
   if (!(maxUploadBytes > 0)) throw new Error(`Expected a positive number of bytes for maxUploadBytes but received ${maxUploadBytes}`);
-  const generator = await loadGenerator(options.checkpoint, { ...options.architecture, device: options.device ?? '', mode: options.mode ?? 'eval' });
+  const generator = await loadGenerator(options.checkpoint, {
+    ...options.architecture, device: options.device ?? '', mode: options.mode ?? 'eval', precision: options.precision, forcePrecision: options.forcePrecision,
+  });
   const d = generator.description;
   const info = {
     checkpoint: path.basename(generator.checkpoint),

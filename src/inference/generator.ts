@@ -10,7 +10,8 @@ import type { Device } from '../architectures';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image_io';
 import { AbortError, abortErrorOf, deserializeError, GeneratorDisposedError } from '../errors';
 import { Network, NetworkDescription } from '../networks';
-import { getNumThreads } from '../runtime';
+import { getNumThreads, resolveDevice } from '../runtime';
+import { checkPrecision, Precision } from '../precision';
 import { OptionError } from '../options/option_errors';
 import { createForwardGate } from './forward_gate';
 import { GENERATOR_WORKER_ROLE, GeneratorReply, GeneratorRequest, GeneratorWorkerData } from './generator_worker';
@@ -39,6 +40,10 @@ export interface TranslateOptions<F extends OutputFormat = OutputFormat> {
   tile?: TileOptions;
   /** Overrides the generator's mode for this call. */
   mode?: 'eval' | 'train';
+  /** Overrides the generator's precision for this call ('fp32', 'bf16', 'fp16'; checked as loadGenerator's). */
+  precision?: Precision;
+  /** With precision 'bf16' on a CPU that only emulates it: run it anyway instead of rejecting. */
+  forcePrecision?: boolean;
   /** Receives notes such as "alpha channel dropped". */
   onNote?: (note: string) => void;
   /** Called after each tile of a tiled call with the tiles done and their total. */
@@ -70,6 +75,13 @@ export interface LoadGeneratorOptions extends ArchitectureOptions {
    * tiles automatically (with a note), since the pixel limit alone lets one forward take many gigabytes.
    */
   maxForwardBytes?: number;
+  /**
+   * Mixed precision of the forwards: 'fp32' (default), 'bf16' (CUDA, or a CPU with avx512_bf16/amx_bf16) or 'fp16'
+   * (CUDA). Outputs are fp32 either way; see docs/performance.md for what each buys.
+   */
+  precision?: Precision;
+  /** Run bf16 on a CPU that only emulates it (slower than fp32, same numerics) instead of refusing. */
+  forcePrecision?: boolean;
 }
 
 interface Job {
@@ -118,7 +130,8 @@ export class Generator {
 
   /** Use loadGenerator(). */
   constructor(private readonly worker: Worker, readonly description: NetworkDescription, readonly device: string,
-    readonly mode: 'eval' | 'train', readonly checkpoint: string, private readonly architecture: ArchitectureOptions) {
+    readonly mode: 'eval' | 'train', readonly checkpoint: string, private readonly architecture: ArchitectureOptions,
+    readonly precision: Precision = 'fp32') {
     this.multiple = sizeMultiple(description.arch);
     worker.unref(); // an idle generator never keeps the process alive
     worker.on('message', (m: GeneratorReply) => this.onReply(m));
@@ -143,6 +156,7 @@ export class Generator {
     if (!this.localNetwork) {
       this.localNetwork = buildGenerator(this.checkpoint, this.architecture, this.device).network;
       this.localNetwork.train(this.mode === 'train');
+      this.localNetwork.precision = this.precision;
     }
     return this.localNetwork;
   }
@@ -156,8 +170,12 @@ export class Generator {
       return Promise.reject(new OptionError(`Expected an AbortSignal for signal but received ${String(signal)}`, 'signal'));
     }
     if (signal?.aborted) return Promise.reject(abortErrorOf(signal, 'translate'));
+    const { forcePrecision, ...jobOptions } = rest;
+    if (jobOptions.precision !== undefined) {
+      try { checkPrecision(jobOptions.precision, this.device, { force: forcePrecision }); } catch (e) { return Promise.reject(e); }
+    }
     return new Promise<Buffer | RawPixels>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, input, options: rest, onNote, onProgress, signal, settled: false, resolve, reject };
+      const job: Job = { id: this.nextId++, input, options: jobOptions, onNote, onProgress, signal, settled: false, resolve, reject };
       if (signal) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -272,11 +290,12 @@ export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOpt
   const file = findCheckpointFile(pathOrDir, options);
   const mode = options.mode ?? 'eval';
   if (mode !== 'eval' && mode !== 'train') throw new OptionError(`Expected 'eval' or 'train' for mode but received '${String(mode)}'`, 'mode');
+  const precision = checkPrecision(options.precision, resolveDevice(options.device ?? ''), { force: options.forcePrecision });
   const architecture: ArchitectureOptions = {
     netG: options.netG, ngf: options.ngf, norm: options.norm, inputNc: options.inputNc, outputNc: options.outputNc, useDropout: options.useDropout,
   };
   const data: GeneratorWorkerData = {
-    role: GENERATOR_WORKER_ROLE, file, architecture, device: options.device ?? '', mode,
+    role: GENERATOR_WORKER_ROLE, file, architecture, device: options.device ?? '', mode, precision,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, maxForwardBytes, threads: getNumThreads(), gate: FORWARD_GATE,
   };
   if (!fs.existsSync(WORKER_SCRIPT)) {
@@ -297,5 +316,5 @@ export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOpt
       }
     });
   });
-  return new Generator(worker, ready.description, ready.device, mode, file, architecture);
+  return new Generator(worker, ready.description, ready.device, mode, file, architecture, precision);
 }

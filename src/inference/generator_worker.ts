@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'worker_threads';
 import { AbortError, serializeError, SerializedError } from '../errors';
 import type { Network, NetworkDescription } from '../networks';
+import type { Precision } from '../precision';
 import { resolveDevice, setNumThreads } from '../runtime';
 import { Tensor } from '../tensor';
 import { ForwardGate, withGate } from './forward_gate';
@@ -19,6 +20,8 @@ export interface GeneratorWorkerData {
   architecture: ArchitectureOptions;
   device: string;
   mode: 'eval' | 'train';
+  /** Checked by loadGenerator against the device before the worker starts. */
+  precision: Precision;
   maxImagePixels: number;
   maxForwardBytes: number;
   /** The caller's libtorch thread count (loading the addon here would otherwise reset it). */
@@ -44,8 +47,9 @@ function ownBuffer(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
 }
 
-async function forward(network: Network, device: string, mode: 'eval' | 'train', data: Float32Array, shape: number[]): Promise<Float32Array> {
+async function forward(network: Network, device: string, mode: 'eval' | 'train', precision: Precision, data: Float32Array, shape: number[]): Promise<Float32Array> {
   network.train(mode === 'train');
+  network.precision = precision;
   const x = Tensor.fromFloat32Array(data, shape, device);
   let y: Tensor | null = null;
   try {
@@ -66,6 +70,7 @@ function serve(data: GeneratorWorkerData): void {
     setNumThreads(data.threads);
     device = resolveDevice(data.device);
     ({ network, description } = buildGenerator(data.file, data.architecture, device));
+    network.precision = data.precision;
   } catch (err) {
     port.postMessage({ type: 'load-failed', error: serializeError(err) } satisfies GeneratorReply);
     return;
@@ -84,7 +89,7 @@ function serve(data: GeneratorWorkerData): void {
         maxForwardBytes: data.maxForwardBytes, forwardBytesPerPixel: forwardBytesPerPixel(description.width),
         forward: (x, shape, mode) => withGate(data.gate, () => {
           if (cancelled.has(id)) throw new AbortError('translate was aborted');
-          return forward(network, device, mode, x, shape);
+          return forward(network, device, mode, options.precision ?? data.precision, x, shape);
         }),
         checkCancelled: () => { if (cancelled.has(id)) throw new AbortError('translate was aborted'); },
         note: (n) => notes.push(n),

@@ -7,6 +7,7 @@ import { toNormalizedTensor, tensorToImage } from '../data/transforms';
 import { cropCHW, paddedSize, reflectPadCHW, roundUp } from './padding';
 import { ImageFileError } from '../data/image_errors';
 import { OptionError } from '../options/option_errors';
+import type { Precision } from '../precision';
 
 /** Raw interleaved pixels (HWC). 16-bit data (Uint16Array) is scaled by its bit depth. */
 export interface RawPixels {
@@ -35,6 +36,8 @@ export interface JobOptions {
   quality?: number;
   tile?: TileOptions;
   mode?: 'eval' | 'train';
+  /** Overrides the generator's precision for this call (checked by Generator.translate). */
+  precision?: Precision;
 }
 
 export interface JobContext {

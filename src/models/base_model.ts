@@ -12,6 +12,8 @@ import { keep, noGrad, Tensor, tidy } from '../tensor';
 import { createScheduler, LrScheduler } from '../util/schedulers';
 import { PythonRandom } from '../util/python_random';
 import { loadCheckpoint, networkFileName, saveNetworkCheckpoint } from '../checkpoint/network_checkpoint';
+import { checkPrecision, Precision } from '../precision';
+import { DynamicLossScaler } from '../loss_scaler';
 
 /** One batch as the models take it: tensors or raw CHW floats with their shapes, plus image paths. */
 export interface ModelInput {
@@ -29,6 +31,8 @@ export abstract class BaseModel {
   readonly opt: ModelOptions;
   readonly isTrain: boolean;
   readonly device: string;
+  /** Autocast dtype of every network's forward (--precision, checked against the device here, at the edge). */
+  readonly precision: Precision;
   readonly saveDir: string;
   lossNames: string[] = [];
   modelNames: string[] = [];
@@ -52,6 +56,7 @@ export abstract class BaseModel {
     this.opt = opt;
     this.isTrain = !!opt.isTrain;
     this.device = resolveDevice(opt.device);
+    this.precision = checkPrecision(opt.precision, this.device, { force: opt.force_precision, option: '--precision' });
     this.saveDir = path.join(opt.checkpoints_dir, opt.name);
     this.rng = new PythonRandom(((opt.seed ?? 0) + 1) >>> 0);
     // As the reference: cuDNN autotuning unless image sizes vary (scale_width).
@@ -84,6 +89,7 @@ export abstract class BaseModel {
       const net = this.networks[name];
       if (this.device !== 'cpu') net.to(this.device);
       net.initWeights(this.opt.init_type, this.opt.init_gain);
+      net.precision = this.precision;
     }
   }
 
@@ -98,8 +104,16 @@ export abstract class BaseModel {
     if (this.isTrain) this.schedulers = this.optimizers.map((o) => createScheduler(this.opt as never, o.lr));
   }
 
+  /** The reference's Adam; fp16 training gives each optimizer its dynamic loss scaler. */
   protected adam(params: Tensor[]): Adam {
-    return new Adam(params, { lr: this.opt.lr ?? 0.0002, beta1: this.opt.beta1 ?? 0.5 });
+    const optimizer = new Adam(params, { lr: this.opt.lr ?? 0.0002, beta1: this.opt.beta1 ?? 0.5 });
+    if (this.precision === 'fp16') optimizer.lossScaler = new DynamicLossScaler();
+    return optimizer;
+  }
+
+  /** loss.backward() for the gradients `optimizer` will apply (multiplied by its loss scale under fp16). */
+  protected backward(loss: Tensor, optimizer: Adam): void {
+    (optimizer.lossScaler ? optimizer.lossScaler.scaleLoss(loss) : loss).backward();
   }
 
   /** Converts an input entry to a tensor on the model's device. The model owns the result. */

@@ -63,7 +63,7 @@ export class CycleGANModel extends BaseModel {
     const lossReal = gan.compute(netD.forward(real), true);
     const lossFake = gan.compute(netD.forward(fake.detach()), false);
     const loss = lossReal.add(lossFake).mul(0.5);
-    loss.backward();
+    this.backward(loss, this.optimizers[1]);
     return loss;
   }
 
@@ -93,7 +93,7 @@ export class CycleGANModel extends BaseModel {
       const lossCycleB = l1Loss(this.getTensor('rec_B'), realB).mul(lambdaB);
       let lossG = lossGA.add(lossGB).add(lossCycleA).add(lossCycleB);
       lossG = lossG.add(lossIdtA).add(lossIdtB);
-      lossG.backward();
+      this.backward(lossG, optG);
       optG.step();
       // Then the discriminators, on pooled fakes from the pre-update forward.
       this.setRequiresGrad([D_A, D_B], true);

@@ -50,7 +50,7 @@ export class Pix2PixModel extends BaseModel {
       const lossDFake = gan.compute(D.forward(cat([realA, fakeB], 1).detach()), false);
       const lossDReal = gan.compute(D.forward(cat([realA, realB], 1)), true);
       const lossD = lossDFake.add(lossDReal).mul(0.5);
-      lossD.backward();
+      this.backward(lossD, optD);
       optD.step();
       // G step: fool the updated D and stay close to the target in L1.
       this.setRequiresGrad([D], false);
@@ -58,7 +58,7 @@ export class Pix2PixModel extends BaseModel {
       const lossGGAN = gan.compute(D.forward(cat([realA, fakeB], 1)), true);
       const lossGL1 = l1Loss(fakeB, realB).mul(lambdaL1);
       const lossG = lossGGAN.add(lossGL1);
-      lossG.backward();
+      this.backward(lossG, optG);
       optG.step();
       this.setLoss('D_fake', lossDFake); this.setLoss('D_real', lossDReal);
       this.setLoss('G_GAN', lossGGAN); this.setLoss('G_L1', lossGL1);

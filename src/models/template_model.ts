@@ -28,7 +28,7 @@ export class TemplateModel extends BaseModel {
       this.forward();
       this.optimizers[0].zeroGrad();
       const loss = l1Loss(this.getTensor('output'), this.getTensor('data_B')).mul((this.opt as unknown as { lambda_regression?: number }).lambda_regression ?? 1);
-      loss.backward();
+      this.backward(loss, this.optimizers[0]);
       this.optimizers[0].step();
       this.setLoss('G', loss);
     });

@@ -7,6 +7,8 @@
 import { ArgumentSpec, OptionParser } from './option_parser';
 import { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES } from '../architectures';
 import type { GeneratorArch, DiscriminatorArch, Norm, InitType } from '../architectures';
+import { PRECISIONS } from '../precision';
+import type { Precision } from '../precision';
 
 /** Values of the base options after parsing (snake_case like the reference's `opt`). */
 export interface BaseOptionValues {
@@ -56,6 +58,10 @@ export interface BaseOptionValues {
   skip_bad_images: boolean;
   /** libtorch intra-op threads; 0 = all cores. */
   threads: number;
+  /** Autocast dtype of the networks' forwards (src/precision.ts); fp32 = off. */
+  precision: Precision;
+  /** Run a precision the CPU only emulates (bf16 without avx512_bf16/amx_bf16) instead of refusing it. */
+  force_precision: boolean;
 }
 
 export const NETG_CHOICES = GENERATOR_ARCHS;
@@ -83,10 +89,12 @@ export const GENERATOR_ARGUMENTS = {
   no_dropout: { type: 'flag', group: MODEL_GROUP, help: 'no dropout for the generator' },
 } as const satisfies Record<string, ArgumentSpec>;
 
-/** --device and --threads, shared the same way. */
+/** --device, --threads and the precision flags, shared the same way. */
 export const DEVICE_ARGUMENTS = {
   device: { type: 'str', default: '', pattern: DEVICE_PATTERN, group: DEVICE_GROUP, help: 'cpu, cuda or cuda:N; empty = cuda:0 if available, else cpu' },
   threads: { type: 'int', default: 0, min: 0, group: DEVICE_GROUP, help: 'libtorch intra-op threads; 0 = all cores' },
+  precision: { type: 'str', default: 'fp32', choices: PRECISIONS, group: DEVICE_GROUP, help: 'mixed precision of the networks\' forwards (autocast; weights, optimizer state and losses stay fp32): fp32, bf16 (CUDA, or a CPU with avx512_bf16/amx_bf16) or fp16 (CUDA, with a dynamic loss scaler)' },
+  force_precision: { type: 'flag', group: DEVICE_GROUP, help: 'run bf16 on a CPU without native bf16 (emulated: same numerics, slower than fp32) instead of refusing' },
 } as const satisfies Record<string, ArgumentSpec>;
 
 export interface PluginNames {
@@ -143,6 +151,8 @@ export function addBaseOptions(parser: OptionParser, plugins: PluginNames): Opti
   parser.addArgument('--device', DEVICE_ARGUMENTS.device);
   parser.addArgument('--gpu_ids', { type: 'str', default: '', pattern: GPU_IDS_PATTERN, group: device, help: 'classic flag: gpu ids, e.g. 0  0,1,2  0,2; use -1 for CPU (sets --device)' });
   parser.addArgument('--threads', DEVICE_ARGUMENTS.threads);
+  parser.addArgument('--precision', DEVICE_ARGUMENTS.precision);
+  parser.addArgument('--force_precision', DEVICE_ARGUMENTS.force_precision);
 
   const wandb = 'wandb parameters';
   parser.addArgument('--use_wandb', { type: 'flag', group: wandb, help: 'use wandb (optional; not bundled)' });

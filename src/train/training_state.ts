@@ -12,6 +12,7 @@ import type { RawStateDict, RawTensor } from '../checkpoint/raw_tensor';
 import { networkToRaw } from '../checkpoint/network_checkpoint';
 import { getRngState, setRngState } from '../runtime';
 import { Tensor } from '../tensor';
+import type { LossScalerState } from '../loss_scaler';
 
 /** safetensors metadata key that marks a training-state file. */
 export const STATE_KEY = 'img2img_training_state';
@@ -33,6 +34,8 @@ export interface TrainingStateMeta extends TrainingCounters {
   seed: number;
   adamSteps: number[][];
   lrs: number[];
+  /** fp16 runs: each optimizer's loss scaler (null where it has none); absent in states written before issue 20. */
+  lossScalers?: Array<LossScalerState | null>;
   schedulers: SchedulerState[];
   torchRng: string;
   dataRng: PythonRandomState | null;
@@ -79,7 +82,7 @@ export function saveTrainingState(file: string, model: BaseModel, counters: Trai
   }
   const meta: TrainingStateMeta = {
     version: 1, ...counters, model: model.opt.model, modelNames: model.modelNames, seed: model.opt.seed ?? 0,
-    adamSteps, lrs: model.optimizers.map((o) => o.lr), schedulers: model.schedulers.map((s) => s.stateDict()),
+    adamSteps, lrs: model.optimizers.map((o) => o.lr), lossScalers: model.optimizers.map((o) => o.lossScaler?.state() ?? null), schedulers: model.schedulers.map((s) => s.stateDict()),
     torchRng: getRngState().toString('base64'), dataRng: rngs.data, dataRngEpochStart: rngs.dataEpochStart,
     modelRng: model.rng.getState(), extraCounts, savedAt: new Date().toISOString(),
   };
@@ -122,6 +125,8 @@ export function loadTrainingState(file: string, model: BaseModel): TrainingState
     o.setState(state);
     for (const e of state) { e.expAvg?.dispose(); e.expAvgSq?.dispose(); }
     o.lr = meta.lrs[i] ?? o.lr;
+    const scaler = meta.lossScalers?.[i];
+    if (scaler && o.lossScaler) o.lossScaler.loadState(scaler);
   });
   model.schedulers.forEach((s, i) => { if (meta.schedulers[i]) s.loadStateDict(meta.schedulers[i]); });
   const extra: Record<string, Tensor[]> = {};

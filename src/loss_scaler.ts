@@ -1,0 +1,71 @@
+// The dynamic loss scaler of fp16 training (torch.cuda.amp.GradScaler's semantics): the loss is multiplied by
+// `scale` before backward so small fp16 gradients do not flush to zero; before the optimizer step the gradients
+// are divided back and checked, a step with inf/NaN gradients is skipped and the scale backs off, and after
+// `growthInterval` clean steps in a row the scale grows. One scaler per optimizer (each of our losses feeds one
+// optimizer's parameters), so each step can update its own scale at once.
+import type { Adam } from './optim';
+import type { Tensor } from './tensor';
+
+export interface LossScalerOptions {
+  initScale?: number; growthFactor?: number; backoffFactor?: number; growthInterval?: number;
+}
+
+export interface LossScalerState { scale: number; growthTracker: number }
+
+// GradScaler's defaults.
+const INIT_SCALE = 2 ** 16;
+const GROWTH_FACTOR = 2;
+const BACKOFF_FACTOR = 0.5;
+const GROWTH_INTERVAL = 2000;
+
+export class DynamicLossScaler {
+  scale: number;
+  readonly growthFactor: number;
+  readonly backoffFactor: number;
+  readonly growthInterval: number;
+  /** Clean steps since the last growth or backoff. */
+  growthTracker = 0;
+  /** Steps skipped for inf/NaN gradients (for logs and tests). */
+  skippedSteps = 0;
+
+  constructor(opts: LossScalerOptions = {}) {
+    this.scale = opts.initScale ?? INIT_SCALE;
+    this.growthFactor = opts.growthFactor ?? GROWTH_FACTOR;
+    this.backoffFactor = opts.backoffFactor ?? BACKOFF_FACTOR;
+    this.growthInterval = opts.growthInterval ?? GROWTH_INTERVAL;
+    if (!(this.scale > 0) || !(this.growthFactor > 1) || !(this.backoffFactor > 0 && this.backoffFactor < 1) ||
+      !Number.isInteger(this.growthInterval) || this.growthInterval < 1) {
+      throw new Error('Expected initScale > 0, growthFactor > 1, backoffFactor in (0, 1) and an integer growthInterval >= 1 for the loss scaler');
+    }
+  }
+
+  /** loss * scale, for backward (a new tensor; the caller's tidy scope frees it). */
+  scaleLoss(loss: Tensor): Tensor { return loss.mul(this.scale); }
+
+  /**
+   * Unscales the optimizer's gradients in place and updates the scale; returns whether the step may go ahead
+   * (false: a gradient held inf or NaN, so the step is skipped).
+   */
+  unscale(optimizer: Adam): boolean {
+    const nonFinite = optimizer.native.unscaleGrads(1 / this.scale);
+    this.update(nonFinite);
+    return !nonFinite;
+  }
+
+  /** GradScaler.update: back off after an overflow, grow after growthInterval clean steps. */
+  update(foundNonFinite: boolean): void {
+    if (foundNonFinite) {
+      this.scale *= this.backoffFactor;
+      this.growthTracker = 0;
+      this.skippedSteps++;
+      return;
+    }
+    if (++this.growthTracker === this.growthInterval) {
+      this.scale *= this.growthFactor;
+      this.growthTracker = 0;
+    }
+  }
+
+  state(): LossScalerState { return { scale: this.scale, growthTracker: this.growthTracker }; }
+  loadState(s: LossScalerState): void { this.scale = s.scale; this.growthTracker = s.growthTracker; }
+}
