@@ -47,6 +47,12 @@ export interface NativeNetworkSpec {
   norm: string;
   useDropout?: boolean;
   paddingType?: string;
+  /** The builder and its structural numbers, from the architecture table (src/architectures.ts BuilderFields). */
+  builder: string;
+  numDowns?: number;
+  nBlocks?: number;
+  nDownsampling?: number;
+  sizeMultiple: number;
 }
 
 /** One generator, discriminator or FID Inception (a libtorch module). */

@@ -6,7 +6,7 @@
 import type { ValidationInfo } from '../train/validation';
 import * as http from 'http';
 import type { Options } from '../options/parse_options';
-import { parseOptionsWithParser } from '../options/parse_options';
+import { parseOptionsWithParser } from '../plugins';
 import type { OptionParser } from '../options/option_parser';
 import { pythonEquals, pythonStr } from '../util/python_format';
 import { visualToPng } from '../util/visuals';
@@ -81,7 +81,7 @@ interface VisualSet {
 type RunState = 'waiting' | 'training' | 'finished';
 
 function optionRows(opt: Options, parser: OptionParser | undefined): OptionRow[] {
-  const values = opt as unknown as Record<string, unknown>;
+  const values: Record<string, unknown> = opt;
   const keys = Object.keys(values).filter((k) => (parser ? parser.has(k) || k === 'isTrain' : typeof values[k] !== 'object' || values[k] === null)).sort();
   return keys.map((key) => {
     const kind = parser?.numberKind(key) ?? 'float';

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { ImageFileError } from '../data/image_errors';
 import { Generator, loadGenerator } from '../inference/generator';
 import type { ArchitectureOptions } from '../inference/load_network';
-import type { Device } from '../architectures';
+import type { Device } from '../device';
 import {
   closeServer, formatBytes, guardClientErrors, guardHandler, HttpError, listen, requestPath, sendAsset, sendBuffer, sendError, sendJson,
   SERVER_TIMEOUTS, urlOf,

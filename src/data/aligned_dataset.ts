@@ -4,7 +4,8 @@
  */
 import * as path from 'path';
 import { expected } from '../options/option_errors';
-import { BaseDataset, DataOptions, SamplePlan } from './base_dataset';
+import { NO_OPTIONS } from '../options/plugin_options';
+import { BaseDataset, DataOptions, DatasetPlugin, SamplePlan } from './base_dataset';
 import { makeDataset, sortLikePython } from './make_dataset';
 import { getParams, planTransform, Rng } from './transforms';
 
@@ -58,3 +59,5 @@ export class AlignedDataset extends BaseDataset {
     };
   }
 }
+
+export const ALIGNED: DatasetPlugin = { options: NO_OPTIONS, dataset: AlignedDataset };

@@ -4,6 +4,7 @@
  * (decode + transforms, anywhere).
  */
 import { expected } from '../options/option_errors';
+import type { OptionHook } from '../options/plugin_options';
 import { readImageHeader } from './image_header';
 import { DEFAULT_MAX_IMAGE_PIXELS } from './image_io';
 import { runSamplePlan, Sample, SamplePlan } from './load_job';
@@ -39,6 +40,15 @@ export interface Dataset {
   get(index: number): Promise<Sample>;
   /** Only the random part of get(): the files and the decided transforms, for the loader to run elsewhere. */
   plan(index: number): Promise<SamplePlan>;
+}
+
+/**
+ * A dataset plugin, what `--dataset_mode <name>` finds in the registry (src/data/create_dataset.ts): its option
+ * hook and its class, both declared in the dataset's own file.
+ */
+export interface DatasetPlugin {
+  options: OptionHook;
+  dataset: new (opt: DataOptions, rng: Rng) => Dataset;
 }
 
 /** Common plumbing for the concrete datasets. */

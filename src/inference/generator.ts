@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import type { Device } from '../architectures';
+import type { Device } from '../device';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image_io';
 import { AbortError, abortErrorOf, deserializeError, GeneratorDisposedError } from '../errors';
 import { Network, NetworkDescription } from '../networks';
@@ -15,7 +15,7 @@ import { OptionError } from '../options/option_errors';
 import { createForwardGate } from './forward_gate';
 import { GENERATOR_WORKER_ROLE, GeneratorReply, GeneratorRequest, GeneratorWorkerData } from './generator_worker';
 import { ArchitectureOptions, buildGenerator, findCheckpointFile } from './load_network';
-import { sizeMultiple } from './padding';
+import { sizeMultiple } from '../architectures';
 import type { JobOptions, OutputFormat, RawPixels, TileOptions, TranslateInput } from './translate_job';
 
 export type { RawPixels, TranslateInput, TileOptions, OutputFormat } from './translate_job';

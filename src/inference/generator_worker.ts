@@ -7,7 +7,7 @@ import { resolveDevice, setNumThreads } from '../runtime';
 import { Tensor } from '../tensor';
 import { ForwardGate, withGate } from './forward_gate';
 import { ArchitectureOptions, buildGenerator } from './load_network';
-import { sizeMultiple } from './padding';
+import { sizeMultiple } from '../architectures';
 import { forwardBytesPerPixel, JobOptions, JobOutput, runTranslateJob, TranslateInput } from './translate_job';
 
 export const GENERATOR_WORKER_ROLE = 'torch-img2img-generator-worker';

@@ -3,10 +3,11 @@
 // discriminator, a training state) are refused with the file to pass instead.
 import * as fs from 'fs';
 import * as path from 'path';
-import { describeStateDictGuess, guessArchitecture } from '../checkpoint/architecture_guess';
+import { describeStateDictGuess, guessArchitecture } from '../architectures';
 import { loadCheckpoint, LoadedCheckpoint } from '../checkpoint/network_checkpoint';
 import { CheckpointError } from '../checkpoint/raw_tensor';
-import { Network, NetworkDescription, networkFromDescription, GeneratorArch, Norm } from '../networks';
+import { Network, networkFromDescription } from '../networks';
+import type { GeneratorArch, NetworkDescription, Norm } from '../architectures';
 import { STATE_KEY } from '../train/training_state';
 
 /** The architecture part of LoadGeneratorOptions (explicit values win over what the checkpoint says). */

@@ -42,7 +42,7 @@ export function applyCheckpointDescription(opt: Options, argv: readonly string[]
   const want: Array<[keyof Options & string, unknown]> = d.kind === 'G'
     ? [['netG', d.arch], ['ngf', d.width], ['norm', d.norm], ['no_dropout', !d.useDropout], ['input_nc', d.inputNc], ['output_nc', d.outputNc]]
     : [['netD', d.arch], ['ndf', d.width], ['n_layers_D', d.arch === 'n_layers' ? d.nLayersD : undefined]];
-  const o = opt as unknown as Record<string, unknown>;
+  const o: Record<string, unknown> = opt;
   const taken: string[] = [];
   for (const [key, value] of want) {
     if (value === undefined) continue;

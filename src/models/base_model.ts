@@ -3,7 +3,9 @@
 // turns those lists into losses, visuals, saving, loading, LR updates and resumable training state.
 import * as fs from 'fs';
 import * as path from 'path';
+import { isTrainOptions } from '../options/parse_options';
 import type { Options } from '../options/parse_options';
+import type { OptionHook } from '../options/plugin_options';
 import { defineD, defineG, Network } from '../networks';
 import { Adam } from '../optim';
 import { resolveDevice } from '../runtime';
@@ -21,10 +23,28 @@ export interface ModelInput {
   B_paths?: string[] | string;
 }
 
-export type ModelOptions = Options;
+/** Parsed options as a model reads them: the shared ones plus the flags of its own hook (O, absent at test time). */
+export type ModelOptions<O extends object = object> = Options & Partial<O>;
 
-export abstract class BaseModel {
-  readonly opt: ModelOptions;
+export type ModelClass = new (opt: ModelOptions) => BaseModel;
+
+/**
+ * A model plugin, what `--model <name>` finds in the registry (src/models/index.ts). Its file declares everything
+ * about the model: the option hook (the reference's modify_commandline_options), the class (which sets lossNames,
+ * visualNames and modelNames), and which saved networks describe a run.
+ */
+export interface ModelPlugin {
+  options: OptionHook;
+  model: ModelClass;
+  /**
+   * The saved networks whose descriptions give a resumed (train) or tested (test) run its architecture options:
+   * at most one generator and one discriminator, as they share the architecture flags.
+   */
+  describingNetworks(opt: ModelOptions): string[];
+}
+
+export abstract class BaseModel<O extends object = object> {
+  readonly opt: ModelOptions<O>;
   readonly isTrain: boolean;
   readonly device: string;
   readonly saveDir: string;
@@ -46,7 +66,7 @@ export abstract class BaseModel {
   protected readonly tensors = new Map<string, Tensor>();
   protected readonly losses = new Map<string, Tensor | number>();
 
-  constructor(opt: ModelOptions) {
+  constructor(opt: ModelOptions<O>) {
     this.opt = opt;
     this.isTrain = !!opt.isTrain;
     this.device = resolveDevice(opt.device);
@@ -91,7 +111,8 @@ export abstract class BaseModel {
       const hasState = this.isTrain && fs.existsSync(path.join(this.saveDir, `${loadSuffix}_state.safetensors`));
       if (!hasState) this.loadNetworks(loadSuffix);
     }
-    if (this.isTrain) this.schedulers = this.optimizers.map((o) => createScheduler(this.opt as never, o.lr));
+    const opt = this.opt;
+    if (isTrainOptions(opt)) this.schedulers = this.optimizers.map((o) => createScheduler(opt, o.lr));
   }
 
   protected adam(params: Tensor[]): Adam {

@@ -79,10 +79,10 @@ export class Validator {
 
   private async translate(model: BaseModel): Promise<{ real: RawImage8[]; fake: RawImage8[] }> {
     // As test.py: one image at a time, in order, unflipped, no random crop (load_size = crop_size).
-    const valOpt = {
+    const valOpt: DataOptions = {
       ...this.opt, phase: this.opt.val_phase ?? 'val', serial_batches: true, no_flip: true, batch_size: 1, num_threads: 0,
-      load_size: this.opt.crop_size, isTrain: false,
-    } as unknown as DataOptions;
+      load_size: this.opt.crop_size,
+    };
     const dataset = createDataset(valOpt, new PythonRandom(this.opt.seed));
     const loader = createDataLoader(valOpt, dataset);
     const real: RawImage8[] = [], fake: RawImage8[] = [];

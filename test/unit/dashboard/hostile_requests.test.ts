@@ -18,7 +18,7 @@ import { guardHandler, HttpError } from '../../../src/dashboard/http_util';
 import { startTranslateServer, TranslateServer } from '../../../src/dashboard/translate_server';
 import { encodePng } from '../../../src/data/image_io';
 import { defineG } from '../../../src/networks';
-import { parseOptions } from '../../../src/options/parse_options';
+import { parseOptions } from '../../../src/plugins';
 import { manualSeed } from '../../../src/runtime';
 import { REPO_ROOT } from '../../helpers/paths';
 import { patternImage } from '../data/data_test_helpers';

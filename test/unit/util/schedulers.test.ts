@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { SHARED } from '../../helpers/paths';
 import { PYTHON, runPythonJson } from '../../helpers/run_python';
-import { parseTrainOptions } from '../../../src/options/parse_options';
+import { parseTrainOptions } from '../../../src/plugins';
 import { createScheduler, formatLrChange, LrScheduler, SchedulerOptions } from '../../../src/util/schedulers';
 
 const SCHEDULER_FIXTURES = path.join(SHARED, 'fixtures', 'parity', 'schedulers');
