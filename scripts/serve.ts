@@ -5,8 +5,8 @@ import type { Device } from '../src/device';
 import { DEVICE_ARGUMENTS, GENERATOR_ARGUMENTS } from '../src/options/base_options';
 import { HelpRequested } from '../src/options/option_errors';
 import { OptionParser, OptionValues } from '../src/options/option_parser';
-import { explicitFlags } from '../src/inference/self_describing';
-import type { ArchitectureOptions } from '../src/inference/load_network';
+import { architectureOfFlags, explicitFlags } from '../src/checkpoint/run_checkpoints';
+import type { ArchitectureOptions } from '../src/checkpoint/run_checkpoints';
 import { setNumThreads } from '../src/runtime';
 
 interface ServeArgs {
@@ -47,14 +47,7 @@ export function parseServeArgs(args: readonly string[]): ServeArgs | null {
   if (port > 65535) throw expected('a port from 0 to 65535', '--port', port);
   const maxUploadMb = v.max_upload_mb as number;
   if (!(maxUploadMb > 0)) throw expected('a positive number of megabytes', '--max_upload_mb', maxUploadMb);
-  const given = explicitFlags(args);
-  const architecture: ArchitectureOptions = {};
-  if (given.has('netG')) architecture.netG = v.netG as ArchitectureOptions['netG'];
-  if (given.has('ngf')) architecture.ngf = v.ngf as number;
-  if (given.has('norm')) architecture.norm = v.norm as ArchitectureOptions['norm'];
-  if (given.has('input_nc')) architecture.inputNc = v.input_nc as number;
-  if (given.has('output_nc')) architecture.outputNc = v.output_nc as number;
-  if (given.has('no_dropout')) architecture.useDropout = false;
+  const architecture = architectureOfFlags(v, explicitFlags(args));
   return {
     checkpoint: v.checkpoint as string, port, host: v.host as string, maxUploadMb, device: v.device as Device, threads: v.threads as number,
     mode: v.mode as 'eval' | 'train', architecture,

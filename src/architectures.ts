@@ -212,8 +212,8 @@ const PIXEL = {
   },
 } as const satisfies ArchitectureFamily;
 
-/** Every family, in the order the checkpoint guess tries their signatures. */
-export const ARCHITECTURES: readonly ArchitectureFamily[] = [RESNET, UNET, PIXEL, N_LAYERS];
+/** Every family, in the order help lists their names (the signatures are disjoint, so the guess order is free). */
+export const ARCHITECTURES: readonly ArchitectureFamily[] = [UNET, RESNET, N_LAYERS, PIXEL];
 
 export const GENERATOR_ARCHS = [...UNET.names, ...RESNET.names] as const;
 export const DISCRIMINATOR_ARCHS = [...N_LAYERS.names, ...PIXEL.names] as const;

@@ -15,6 +15,7 @@ import { OptionError } from '../options/option_errors';
 import { createForwardGate } from './forward_gate';
 import { GENERATOR_WORKER_ROLE, GeneratorReply, GeneratorRequest, GeneratorWorkerData } from './generator_worker';
 import { ArchitectureOptions, buildGenerator, findCheckpointFile } from './load_network';
+import { pickArchitecture } from '../checkpoint/run_checkpoints';
 import { sizeMultiple } from '../architectures';
 import type { JobOptions, OutputFormat, RawPixels, TileOptions, TranslateInput } from './translate_job';
 
@@ -258,9 +259,7 @@ export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOpt
   const file = findCheckpointFile(pathOrDir, options);
   const mode = options.mode ?? 'eval';
   if (mode !== 'eval' && mode !== 'train') throw new OptionError(`Expected 'eval' or 'train' for mode but received '${String(mode)}'`, 'mode');
-  const architecture: ArchitectureOptions = {
-    netG: options.netG, ngf: options.ngf, norm: options.norm, inputNc: options.inputNc, outputNc: options.outputNc, useDropout: options.useDropout,
-  };
+  const architecture = pickArchitecture(options);
   const data: GeneratorWorkerData = {
     role: GENERATOR_WORKER_ROLE, file, architecture, device: options.device ?? '', mode,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, maxForwardBytes, threads: getNumThreads(), gate: FORWARD_GATE,

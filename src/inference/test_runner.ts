@@ -3,7 +3,6 @@
 import * as path from 'path';
 import { createDataLoader } from '../data/data_loader';
 import { createDataset } from '../data/create_dataset';
-import type { DataOptions } from '../data/base_dataset';
 import { encodePng } from '../data/image_io';
 import { resizeBicubic } from '../data/pil_resize';
 import { createModel, findModelPlugin } from '../models';

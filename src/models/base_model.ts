@@ -13,7 +13,8 @@ import { native } from '../native';
 import { keep, noGrad, Tensor, tidy } from '../tensor';
 import { createScheduler, LrScheduler } from '../util/schedulers';
 import { PythonRandom } from '../util/python_random';
-import { loadCheckpoint, networkFileName, saveNetworkCheckpoint } from '../checkpoint/network_checkpoint';
+import { loadCheckpoint, saveNetworkCheckpoint } from '../checkpoint/network_checkpoint';
+import { findNetworkCheckpoint, listNetworkCheckpoints, loadLabel, networkFileName, trainingStateFileName } from '../checkpoint/run_checkpoints';
 
 /** One batch as the models take it: tensors or raw CHW floats with their shapes, plus image paths. */
 export interface ModelInput {
@@ -106,9 +107,9 @@ export abstract class BaseModel<O extends object = object> {
   /** The reference's setup(), second half: load checkpoints when testing or continuing, then schedulers. */
   setup(): void {
     if (!this.isTrain || this.opt.continue_train) {
-      const loadSuffix = this.opt.load_iter > 0 ? `iter_${this.opt.load_iter}` : this.opt.epoch;
+      const loadSuffix = loadLabel(this.opt);
       // A resumable training state holds the weights too (the trainer restores it after setup).
-      const hasState = this.isTrain && fs.existsSync(path.join(this.saveDir, `${loadSuffix}_state.safetensors`));
+      const hasState = this.isTrain && fs.existsSync(path.join(this.saveDir, trainingStateFileName(loadSuffix)));
       if (!hasState) this.loadNetworks(loadSuffix);
     }
     const opt = this.opt;
@@ -224,12 +225,11 @@ export abstract class BaseModel<O extends object = object> {
   /** Loads `<epoch>_net_<name>.pth` (or .safetensors) for every model name, with the InstanceNorm patch. */
   loadNetworks(epoch: string | number): void {
     for (const name of this.modelNames) {
-      const base = path.join(this.saveDir, networkFileName(epoch, this.checkpointName(name), ''));
-      const file = ['.pth', '.safetensors'].map((e) => base + e).find((f) => fs.existsSync(f));
+      const file = findNetworkCheckpoint(this.saveDir, epoch, this.checkpointName(name));
       if (!file) {
-        throw new Error(`checkpoint ${base}.pth does not exist (looked for --epoch ${this.opt.epoch}` +
+        throw new Error(`checkpoint ${path.join(this.saveDir, networkFileName(epoch, this.checkpointName(name)))} does not exist (looked for --epoch ${this.opt.epoch}` +
           `${this.opt.load_iter > 0 ? `, --load_iter ${this.opt.load_iter}` : ''} in ${this.saveDir}); ` +
-          `available: ${listCheckpoints(this.saveDir).join(', ') || 'none'}`);
+          `available: ${listNetworkCheckpoints(this.saveDir).join(', ') || 'none'}`);
       }
       const ck = loadCheckpoint(file);
       this.networks[name].loadStateDict(ck.tensors, { what: `checkpoint ${file}` });
@@ -263,10 +263,6 @@ export abstract class BaseModel<O extends object = object> {
   /** Extra state beyond weights and optimizers (ImagePools): named tensor lists. */
   extraState(): Record<string, Tensor[]> { return {}; }
   restoreExtraState(_state: Record<string, Tensor[]>): void { /* models with pools override */ }
-}
-
-function listCheckpoints(dir: string): string[] {
-  try { return fs.readdirSync(dir).filter((f) => /_net_.*\.(pth|safetensors)$/.test(f)).sort(); } catch { return []; }
 }
 
 /** Normalises image paths from a batch into a list. */

@@ -4,7 +4,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createDataLoader, DataLoader } from '../data/data_loader';
 import { createDataset } from '../data/create_dataset';
-import type { DataOptions } from '../data/base_dataset';
 import { DistributedTraining } from '../distributed/data_parallel';
 import { createModel, findModelPlugin } from '../models';
 import type { BaseModel } from '../models/base_model';
@@ -23,6 +22,7 @@ import { formatValidation, ValidationInfo, Validator } from './validation';
 import { Visualizer } from './visualizer';
 import { quickCheckDataset } from '../tools/check_data';
 import { applyCheckpointDescription } from '../inference/self_describing';
+import { loadLabel } from '../checkpoint/run_checkpoints';
 import { shellSplit } from '../options/shell_split';
 
 export interface IterationInfo {
@@ -213,8 +213,7 @@ export async function train(options: Options | string | readonly string[], callb
     let lastStateFile: string | null = null;
 
     if (opt.continue_train) {
-      const suffix = opt.load_iter > 0 ? `iter_${opt.load_iter}` : opt.epoch;
-      const file = statePath(model.saveDir, suffix);
+      const file = statePath(model.saveDir, loadLabel(opt));
       if (fs.existsSync(file)) {
         const meta = loadTrainingState(file, model);
         lastStateFile = file;

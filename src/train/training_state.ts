@@ -10,6 +10,7 @@ import type { SchedulerState } from '../util/schedulers';
 import { readStateDictRaw, writeSafetensorsRaw } from '../checkpoint';
 import type { RawStateDict, RawTensor } from '../checkpoint/raw_tensor';
 import { networkToRaw } from '../checkpoint/network_checkpoint';
+import { trainingStateFileName } from '../checkpoint/run_checkpoints';
 import { getRngState, setRngState } from '../runtime';
 import { Tensor } from '../tensor';
 
@@ -44,7 +45,7 @@ export interface TrainingStateMeta extends TrainingCounters {
 }
 
 export function statePath(saveDir: string, epoch: string | number): string {
-  return path.join(saveDir, `${epoch}_state.safetensors`);
+  return path.join(saveDir, trainingStateFileName(epoch));
 }
 
 function raw(t: Tensor): RawTensor {
