@@ -116,12 +116,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   convert: async () => convertCommand,
   info: async () => infoCommand,
   serve: async () => (await import('./serve')).serveCommand,
-  export: async () => (await import('../src/export/export_command')).exportCommand,
+  export: async () => (await import('../src/tools/export')).exportCommand,
   download: async () => (await import('../src/tools/download')).downloadCommand,
   combine: async () => (await import('../src/tools/combine')).combineCommand,
   'make-aligned': async () => (await import('../src/tools/make_aligned')).makeAlignedCommand,
   'check-data': async () => (await import('../src/tools/check_data')).checkDataCommand,
-  eval: async () => (await import('../src/metrics/eval_command')).evalCommand,
+  eval: async () => (await import('../src/tools/eval')).evalCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

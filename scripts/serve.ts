@@ -56,7 +56,7 @@ export function parseServeArgs(args: readonly string[]): ServeArgs | null {
 
 /** Runs the server until SIGINT or SIGTERM, then closes it and returns 0. */
 export async function serveCommand(args: string[]): Promise<number> {
-  const onnxPage = await import('../src/export/onnx_serve_command');
+  const onnxPage = await import('../src/tools/onnx_serve');
   if (onnxPage.wantsOnnxPage(args)) return onnxPage.onnxServeCommand(args); // in-browser page for an exported model
   const parsed = parseServeArgs(args);
   if (!parsed) { console.log(serveParser().formatHelp()); return 0; }

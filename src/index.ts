@@ -26,8 +26,8 @@ export { ImageFileError } from './data/image_errors';
 export { CheckpointError } from './checkpoint/raw_tensor';
 export { OptionError, HelpRequested } from './options/option_errors';
 export { AtomicWriteError } from './util/atomic_write';
-export { DownloadError } from './tools/http_download';
-export { ArchiveError } from './tools/archive';
+export { DownloadError } from './util/http_download';
+export { ArchiveError } from './util/archive';
 export { runTest } from './inference/test_runner';
 export { train, StopSignal, NonFiniteLossError } from './train/trainer';  // NonFiniteLossError: ERR_IMG2IMG_NON_FINITE
 export type { TrainCallbacks, TrainResult, IterationInfo, EpochInfo, TrainExtra } from './train/trainer';

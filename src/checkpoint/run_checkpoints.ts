@@ -14,6 +14,9 @@ export function networkFileName(label: string | number, name: string, ext = '.pt
   return `${label}_net_${name}${ext}`;
 }
 
+/** safetensors metadata key that marks a training-state file. */
+export const STATE_KEY = 'img2img_training_state';
+
 /** The resumable training state of a label (networks, optimizers, counters). */
 export function trainingStateFileName(label: string | number): string {
   return `${label}_state.safetensors`;

@@ -9,7 +9,7 @@ import type { Options } from '../options/parse_options';
 import { parseOptionsWithParser } from '../plugins';
 import type { OptionParser } from '../options/option_parser';
 import { pythonEquals, pythonStr } from '../util/python_format';
-import { visualToPng } from '../util/visuals';
+import { visualToPng } from '../inference/visuals';
 import type { EpochInfo, IterationInfo, TrainCallbacks } from '../train/trainer';
 import {
   closeServer, decodePathPart, guardClientErrors, guardHandler, listen, requestPath, sendAsset, sendBuffer, sendError, sendJson,

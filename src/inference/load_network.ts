@@ -7,9 +7,8 @@ import { describeStateDictGuess, GENERATOR_DEFAULTS, guessArchitecture } from '.
 import type { NetworkDescription } from '../architectures';
 import { loadCheckpoint, LoadedCheckpoint } from '../checkpoint/network_checkpoint';
 import { CheckpointError } from '../checkpoint/raw_tensor';
-import { ArchitectureOptions, describeWithOptions, findNetworkCheckpoint, networkFileName } from '../checkpoint/run_checkpoints';
+import { ArchitectureOptions, describeWithOptions, findNetworkCheckpoint, networkFileName, STATE_KEY } from '../checkpoint/run_checkpoints';
 import { Network, networkFromDescription } from '../networks';
-import { STATE_KEY } from '../train/training_state';
 
 export type { ArchitectureOptions };
 

@@ -13,7 +13,7 @@ import { manualSeed, resolveDevice, setNumThreads } from '../runtime';
 import { writeFileAtomic } from '../util/atomic_write';
 import { HTML } from '../util/html';
 import { PythonRandom } from '../util/python_random';
-import { visualToImage } from '../util/visuals';
+import { visualToImage } from './visuals';
 import { applyCheckpointDescription } from './self_describing';
 
 export interface TestResult { webDir: string; images: number; files: string[] }

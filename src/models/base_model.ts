@@ -11,7 +11,7 @@ import { Adam } from '../optim';
 import { resolveDevice } from '../runtime';
 import { native } from '../native';
 import { keep, noGrad, Tensor, tidy } from '../tensor';
-import { createScheduler, LrScheduler } from '../util/schedulers';
+import { createScheduler, LrScheduler } from './schedulers';
 import { PythonRandom } from '../util/python_random';
 import { loadCheckpoint, saveNetworkCheckpoint } from '../checkpoint/network_checkpoint';
 import { findNetworkCheckpoint, listNetworkCheckpoints, loadLabel, networkFileName, trainingStateFileName } from '../checkpoint/run_checkpoints';

@@ -16,7 +16,7 @@ import type { Tensor } from '../tensor';
 import { removeStaleTemporaries } from '../util/atomic_write';
 import { ProgressBar } from '../util/progress';
 import { PythonRandom } from '../util/python_random';
-import { formatLrChange } from '../util/schedulers';
+import { formatLrChange } from '../models/schedulers';
 import { loadTrainingState, readTrainingStateMeta, saveTrainingState, statePath, TrainingCounters } from './training_state';
 import { formatValidation, ValidationInfo, Validator } from './validation';
 import { Visualizer } from './visualizer';

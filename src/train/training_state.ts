@@ -6,16 +6,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { BaseModel } from '../models/base_model';
 import type { PythonRandomState } from '../util/python_random';
-import type { SchedulerState } from '../util/schedulers';
+import type { SchedulerState } from '../models/schedulers';
 import { readStateDictRaw, writeSafetensorsRaw } from '../checkpoint';
 import type { RawStateDict, RawTensor } from '../checkpoint/raw_tensor';
 import { networkToRaw } from '../checkpoint/network_checkpoint';
-import { trainingStateFileName } from '../checkpoint/run_checkpoints';
+import { STATE_KEY, trainingStateFileName } from '../checkpoint/run_checkpoints';
 import { getRngState, setRngState } from '../runtime';
 import { Tensor } from '../tensor';
 
-/** safetensors metadata key that marks a training-state file. */
-export const STATE_KEY = 'img2img_training_state';
 
 export interface TrainingCounters {
   /** Epoch the state belongs to. */

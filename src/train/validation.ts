@@ -19,7 +19,7 @@ import { sidecarPath } from '../checkpoint/network_checkpoint';
 import { networkFileName } from '../checkpoint/run_checkpoints';
 import type { Options } from '../options/parse_options';
 import { PythonRandom } from '../util/python_random';
-import { visualToImage } from '../util/visuals';
+import { visualToImage } from '../inference/visuals';
 
 export interface ValidationInfo {
   epoch: number;

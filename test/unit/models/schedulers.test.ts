@@ -9,7 +9,7 @@ import * as path from 'path';
 import { SHARED } from '../../helpers/paths';
 import { PYTHON, runPythonJson } from '../../helpers/run_python';
 import { parseTrainOptions } from '../../../src/plugins';
-import { createScheduler, formatLrChange, LrScheduler, SchedulerOptions } from '../../../src/util/schedulers';
+import { createScheduler, formatLrChange, LrScheduler, SchedulerOptions } from '../../../src/models/schedulers';
 
 const SCHEDULER_FIXTURES = path.join(SHARED, 'fixtures', 'parity', 'schedulers');
 
