@@ -2,11 +2,9 @@
  * Colorization (<dataroot>/<phase>): each RGB image becomes A = its lightness L (1 channel) and B = its
  * colour ab (2 channels) in CIE Lab, so a pix2pix model learns to predict colour from gray.
  */
-import * as path from 'path';
 import { expected } from '../options/option_errors';
 import type { OptionParser, OptionValues } from '../options/option_parser';
-import { BaseDataset, DataOptions, DatasetPlugin, SamplePlan } from './base_dataset';
-import { makeDataset, sortLikePython } from './make_dataset';
+import { DataOptions, DatasetPlugin, PhaseFolderDataset, SamplePlan } from './base_dataset';
 import { cropNeedsSourceSize, planTransform, Rng } from './transforms';
 
 /** The colorization dataset reads L (1 channel) and predicts ab (2 channels) of Lab. */
@@ -21,19 +19,10 @@ export function checkColorizationDatasetOptions(opt: Pick<OptionValues, 'input_n
   if (opt.direction !== 'AtoB') throw expected('AtoB', '--direction', opt.direction, why);
 }
 
-export class ColorizationDataset extends BaseDataset {
-  readonly dir: string;
-  readonly paths: string[];
-
+export class ColorizationDataset extends PhaseFolderDataset {
   constructor(opt: DataOptions, rng: Rng) {
     super(opt, rng);
     checkColorizationDatasetOptions(opt); // the hook sets these defaults and the reference asserts them
-    this.dir = path.join(opt.dataroot, opt.phase);
-    this.paths = sortLikePython(makeDataset(this.dir, opt.max_dataset_size, `--dataroot ${opt.dataroot}, --phase ${opt.phase}`));
-  }
-
-  get length(): number {
-    return this.paths.length;
   }
 
   async plan(index: number): Promise<SamplePlan> {

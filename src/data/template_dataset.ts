@@ -5,10 +5,8 @@
  * model, which then learns the identity). Copy this file to add a dataset, then add one line to DATASET_PLUGINS in
  * src/data/create_dataset.ts (docs/architecture.md, "Adding a dataset").
  */
-import * as path from 'path';
 import type { OptionParser } from '../options/option_parser';
-import { BaseDataset, DataOptions, DatasetPlugin, SamplePlan } from './base_dataset';
-import { makeDataset, sortLikePython } from './make_dataset';
+import { DataOptions, DatasetPlugin, PhaseFolderDataset, SamplePlan } from './base_dataset';
 import { cropNeedsSourceSize, getParams, planTransform, Rng } from './transforms';
 
 /** The flag this dataset adds, typed where it is declared. */
@@ -21,18 +19,9 @@ export function modifyTemplateDatasetOptions(parser: OptionParser): void {
   parser.setDefaults({ max_dataset_size: 10, new_dataset_option: 2.0 });
 }
 
-export class TemplateDataset extends BaseDataset {
-  readonly dir: string;
-  readonly paths: string[];
-
+export class TemplateDataset extends PhaseFolderDataset {
   constructor(opt: DataOptions & Partial<TemplateDatasetOptionValues>, rng: Rng) {
     super(opt, rng);
-    this.dir = path.join(opt.dataroot, opt.phase);
-    this.paths = sortLikePython(makeDataset(this.dir, opt.max_dataset_size, `--dataroot ${opt.dataroot}, --phase ${opt.phase}`));
-  }
-
-  get length(): number {
-    return this.paths.length;
   }
 
   async plan(index: number): Promise<SamplePlan> {
