@@ -20,7 +20,7 @@ import { formatLrChange } from '../models/schedulers';
 import { loadTrainingState, readTrainingStateMeta, saveTrainingState, statePath, TrainingCounters } from './training_state';
 import { formatValidation, ValidationInfo, Validator } from './validation';
 import { Visualizer } from './visualizer';
-import { quickCheckDataset } from '../tools/check_data';
+import { quickCheckDataset } from '../data/dataset_check';
 import { applyCheckpointDescription } from '../inference/self_describing';
 import { loadLabel } from '../checkpoint/run_checkpoints';
 import { shellSplit } from '../options/shell_split';
