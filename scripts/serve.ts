@@ -1,6 +1,6 @@
 // img2img serve: a translate page for one generator checkpoint, until Ctrl-C (SIGINT) or SIGTERM.
 import { expected } from '../src/options/option_errors';
-import { startTranslateServer } from '../src/dashboard/translate_server';
+import { startTranslateServer } from '../src/serve/translate_server';
 import type { Device } from '../src/device';
 import { DEVICE_ARGUMENTS, GENERATOR_ARGUMENTS } from '../src/options/base_options';
 import { HelpRequested } from '../src/options/option_errors';

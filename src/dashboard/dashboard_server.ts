@@ -14,9 +14,9 @@ import type { EpochInfo, IterationInfo, TrainCallbacks } from '../train/trainer'
 import {
   closeServer, decodePathPart, guardClientErrors, guardHandler, listen, requestPath, sendAsset, sendBuffer, sendError, sendJson,
   SERVER_TIMEOUTS, urlOf,
-} from './http_util';
+} from '../web/http_util';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard_page';
-import { SseHub, sseFrame } from './sse';
+import { SseHub, sseFrame } from '../web/sse';
 
 /** Loss points kept for the page; past this the history is thinned to every other point (newest kept). */
 const MAX_LOSS_POINTS = 20_000;
