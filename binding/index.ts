@@ -3,6 +3,7 @@
 // [async] runs on the libuv thread pool and returns a Promise.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { BuilderFields, NetworkDescription } from '../src/architectures';
 
 export type NativeDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
@@ -36,18 +37,12 @@ export interface NativeTensor {
   /** [sync] p-norm along one dim. */ norm(p: number, dim: number): NativeTensor;
 }
 
-export interface NativeNetworkSpec {
-  /** 'FID': pytorch-fid's Inception v3 (arch fid_inception_v3): forward maps [N, 3, H, W] in [0, 1] to [N, 2048] pool3 features. */
-  kind: 'G' | 'D' | 'FID';
-  arch: string;
-  inputNc: number;
-  outputNc?: number;
-  width: number;
-  nLayersD?: number;
-  norm: string;
-  useDropout?: boolean;
-  paddingType?: string;
-}
+/**
+ * What the native Network constructor takes: the description (names, for messages) plus the builder fields the
+ * architecture table resolves them to ('FID': pytorch-fid's Inception v3, builder fid_inception_v3, whose forward
+ * maps [N, 3, H, W] in [0, 1] to [N, 2048] pool3 features).
+ */
+export type NativeNetworkSpec = NetworkDescription & BuilderFields;
 
 /** One generator, discriminator or FID Inception (a libtorch module). */
 export interface NativeNetwork {

@@ -62,22 +62,29 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
   });
 }
 
-// [sync] new NativeNetwork({kind, arch, inputNc, outputNc, width, nLayersD, norm, useDropout, paddingType})
+// [sync] new NativeNetwork({kind, arch, builder, inputNc, outputNc, width, numDowns, nBlocks, nDownsampling,
+//   nLayersD, sizeMultiple, norm, useDropout, paddingType}): the description plus the builder fields of the
+// architecture table (src/architectures.ts); absent numbers read 0 and fail the range checks of the builder.
 // Builds the modules with libtorch's default init (consumes the CPU generator as the reference's constructors do).
 NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetworkWrap>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Expected an options object for the network");
   Napi::Object o = info[0].As<Napi::Object>();
   NetworkSpec spec;
-  spec.kind = StrField(o, "kind", "G");
-  spec.arch = StrField(o, "arch", spec.kind == "G" ? "resnet_9blocks" : "basic");
-  spec.inputNc = IntField(o, "inputNc", 3);
-  spec.outputNc = IntField(o, "outputNc", 3);
-  spec.width = IntField(o, "width", 64);
-  spec.nLayersD = IntField(o, "nLayersD", 3);
-  spec.norm = StrField(o, "norm", "batch");
+  spec.kind = StrField(o, "kind", "");
+  spec.arch = StrField(o, "arch", "");
+  spec.builder = StrField(o, "builder", "");
+  spec.inputNc = IntField(o, "inputNc", 0);
+  spec.outputNc = IntField(o, "outputNc", 0);
+  spec.width = IntField(o, "width", 0);
+  spec.numDowns = IntField(o, "numDowns", 0);
+  spec.nBlocks = IntField(o, "nBlocks", 0);
+  spec.nDownsampling = IntField(o, "nDownsampling", 0);
+  spec.nLayersD = IntField(o, "nLayersD", 0);
+  spec.sizeMultiple = IntField(o, "sizeMultiple", 1);
+  spec.norm = StrField(o, "norm", "");
   spec.useDropout = BoolField(o, "useDropout", false);
-  spec.paddingType = StrField(o, "paddingType", "reflect");
+  spec.paddingType = StrField(o, "paddingType", "");
   Guarded(env, [&] { net_ = Network(spec); });
 }
 

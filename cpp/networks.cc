@@ -18,6 +18,7 @@ constexpr double kLeakySlope = 0.2;   // LeakyReLU slope in D and U-Net down pat
 constexpr double kDropout = 0.5;      // dropout rate of the reference
 constexpr double kNormEps = 1e-5;     // BatchNorm/InstanceNorm eps
 constexpr double kBnMomentum = 0.1;   // BatchNorm momentum
+constexpr int64_t kMaxChannels = 100000;  // channel counts beyond this are typos, not networks
 
 // The reference's use_bias rule: convs followed by a norm have a bias only with (stat-less) InstanceNorm.
 bool UseBias(const std::string& norm) { return norm == "instance"; }
@@ -133,27 +134,25 @@ struct ResnetBlockImpl : nn::Module {
 };
 TORCH_MODULE(ResnetBlock);
 
-constexpr int64_t kResnetDownsamplings = 2;
-
-// ResnetGenerator's `model` Sequential.
+// ResnetGenerator's `model` Sequential (the reference's n_downsampling is 2).
 nn::Sequential BuildResnet(int64_t inputNc, int64_t outputNc, int64_t ngf, const std::string& norm, bool useDropout,
-                    int64_t nBlocks, const std::string& paddingType) {
+                    int64_t nBlocks, int64_t nDownsampling, const std::string& paddingType) {
   const bool useBias = UseBias(norm);
   auto model = nn::Sequential();
   model->push_back(nn::ReflectionPad2d(3));
   model->push_back(Conv(inputNc, ngf, 7, 1, 0, useBias));
   model->push_back(MakeNorm(norm, ngf));
   model->push_back(nn::ReLU());
-  for (int64_t i = 0; i < kResnetDownsamplings; ++i) {
+  for (int64_t i = 0; i < nDownsampling; ++i) {
     const int64_t mult = int64_t(1) << i;
     model->push_back(Conv(ngf * mult, ngf * mult * 2, 3, 2, 1, useBias));
     model->push_back(MakeNorm(norm, ngf * mult * 2));
     model->push_back(nn::ReLU());
   }
-  const int64_t mult = int64_t(1) << kResnetDownsamplings;
+  const int64_t mult = int64_t(1) << nDownsampling;
   for (int64_t i = 0; i < nBlocks; ++i) model->push_back(ResnetBlock(ngf * mult, paddingType, norm, useDropout));
-  for (int64_t i = 0; i < kResnetDownsamplings; ++i) {
-    const int64_t m = int64_t(1) << (kResnetDownsamplings - i);
+  for (int64_t i = 0; i < nDownsampling; ++i) {
+    const int64_t m = int64_t(1) << (nDownsampling - i);
     model->push_back(Deconv(ngf * m, ngf * m / 2, 3, 2, 1, 1, useBias));
     model->push_back(MakeNorm(norm, ngf * m / 2));
     model->push_back(nn::ReLU());
@@ -202,62 +201,50 @@ nn::Sequential BuildPixel(int64_t inputNc, int64_t ndf, const std::string& norm)
   return net;
 }
 
-bool ParseSuffixed(const std::string& s, const std::string& prefix, const std::string& suffix, int64_t* out) {
-  if (s.size() <= prefix.size() + suffix.size() || s.compare(0, prefix.size(), prefix) != 0 ||
-      s.compare(s.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return false;
-  const std::string mid = s.substr(prefix.size(), s.size() - prefix.size() - suffix.size());
-  if (mid.empty() || mid.find_first_not_of("0123456789") != std::string::npos || mid.size() > 3) return false;
-  *out = std::stoll(mid);
-  return true;
-}
-
 std::string Expected(const std::string& what, const std::string& option, const std::string& value) {
   return "Expected " + what + " for " + option + " but received " + value;
 }
 
 }  // namespace
 
-NetworkSpec NormalizeSpec(NetworkSpec s) {
-  if (s.kind == "FID") {
-    if (s.arch != "fid_inception_v3") throw UserError(Expected("fid_inception_v3", "FID network arch", "'" + s.arch + "'"));
-    s.inputNc = 3;
-    return s;
-  }
-  if (s.kind != "G" && s.kind != "D") throw UserError(Expected("'G', 'D' or 'FID'", "network kind", "'" + s.kind + "'"));
-  const std::string normChoices = "one of batch, instance, none, syncbatch";
-  if (s.norm != "batch" && s.norm != "instance" && s.norm != "none" && s.norm != "syncbatch")
-    throw UserError(Expected(normChoices, "norm", "'" + s.norm + "'"));
-  auto positive = [](int64_t v, const std::string& name) {
-    if (v < 1 || v > 100000) throw UserError(Expected("a positive integer", name, std::to_string(v)));
+void CheckSpec(const NetworkSpec& s) {
+  auto quoted = [](const std::string& v) { return "'" + v + "'"; };
+  auto inRange = [](int64_t v, int64_t lo, int64_t hi, const std::string& name) {
+    if (v < lo || v > hi)
+      throw UserError(Expected("an integer between " + std::to_string(lo) + " and " + std::to_string(hi), name, std::to_string(v)));
   };
-  positive(s.inputNc, s.kind == "G" ? "inputNc" : "inputNc");
-  positive(s.width, s.kind == "G" ? "ngf" : "ndf");
-  if (s.kind == "G") {
-    positive(s.outputNc, "outputNc");
-    int64_t n = 0;
-    if (s.arch == "unet_256") s.numDowns = 8;
-    else if (s.arch == "unet_128") s.numDowns = 7;
-    else if (s.arch == "resnet_9blocks") s.nBlocks = 9;
-    else if (s.arch == "resnet_6blocks") s.nBlocks = 6;
-    else if (ParseSuffixed(s.arch, "unet_", "downs", &n)) s.numDowns = n;
-    else if (ParseSuffixed(s.arch, "resnet_", "blocks", &n)) s.nBlocks = n;
-    else throw UserError(Expected("one of unet_256, unet_128, resnet_9blocks, resnet_6blocks (or unet_<N>downs, resnet_<N>blocks)", "netG", "'" + s.arch + "'"));
-    if (s.arch.rfind("unet_", 0) == 0 && (s.numDowns < 5 || s.numDowns > 12))
-      throw UserError(Expected("a U-Net depth between 5 and 12", "netG", "'" + s.arch + "'"));
-    if (s.paddingType != "reflect" && s.paddingType != "replicate" && s.paddingType != "zero")
-      throw UserError(Expected("one of reflect, replicate, zero", "paddingType", "'" + s.paddingType + "'"));
-  } else {
-    if (s.arch == "basic") s.nLayersD = 3;
-    else if (s.arch != "n_layers" && s.arch != "pixel")
-      throw UserError(Expected("one of basic, n_layers, pixel", "netD", "'" + s.arch + "'"));
-    if (s.arch == "n_layers" && (s.nLayersD < 1 || s.nLayersD > 10))
-      throw UserError(Expected("an integer between 1 and 10", "n_layers_D", std::to_string(s.nLayersD)));
+  if (s.kind == "FID") {
+    if (s.builder != "fid_inception_v3") throw UserError(Expected("fid_inception_v3", "FID network builder", quoted(s.builder)));
+    if (s.inputNc != 3) throw UserError(Expected("3", "FID network inputNc", std::to_string(s.inputNc)));
+    return;
   }
-  return s;
+  if (s.kind != "G" && s.kind != "D") throw UserError(Expected("'G', 'D' or 'FID'", "network kind", quoted(s.kind)));
+  if (s.norm != "batch" && s.norm != "instance" && s.norm != "none" && s.norm != "syncbatch")
+    throw UserError(Expected("one of batch, instance, none, syncbatch", "norm", quoted(s.norm)));
+  inRange(s.inputNc, 1, kMaxChannels, "inputNc");
+  inRange(s.width, 1, kMaxChannels, s.kind == "G" ? "ngf" : "ndf");
+  if (s.kind == "G") {
+    inRange(s.outputNc, 1, kMaxChannels, "outputNc");
+    inRange(s.sizeMultiple, 1, int64_t(1) << 20, "sizeMultiple");
+    if (s.builder == "unet") {
+      if (s.numDowns < 5 || s.numDowns > 12) throw UserError(Expected("a U-Net depth between 5 and 12", "netG", quoted(s.arch)));
+    } else if (s.builder == "resnet") {
+      inRange(s.nBlocks, 0, 999, "nBlocks");
+      inRange(s.nDownsampling, 0, 8, "nDownsampling");
+      if (s.paddingType != "reflect" && s.paddingType != "replicate" && s.paddingType != "zero")
+        throw UserError(Expected("one of reflect, replicate, zero", "paddingType", quoted(s.paddingType)));
+    } else {
+      throw UserError(Expected("a generator builder (unet, resnet)", "netG " + quoted(s.arch) + " builder", quoted(s.builder)));
+    }
+  } else if (s.builder == "n_layers") {
+    inRange(s.nLayersD, 1, 10, "n_layers_D");
+  } else if (s.builder != "pixel") {
+    throw UserError(Expected("a discriminator builder (n_layers, pixel)", "netD " + quoted(s.arch) + " builder", quoted(s.builder)));
+  }
 }
 
-NetworkImpl::NetworkImpl(const NetworkSpec& rawSpec) : spec(NormalizeSpec(rawSpec)) {
+NetworkImpl::NetworkImpl(const NetworkSpec& checked) : spec(checked) {
+  CheckSpec(spec);
   const auto& s = spec;
   if (s.kind == "FID") {
     // The weights file's keys sit at the top level: register the Inception's children here, not the module itself.
@@ -265,14 +252,14 @@ NetworkImpl::NetworkImpl(const NetworkSpec& rawSpec) : spec(NormalizeSpec(rawSpe
     for (auto& child : inception->named_children()) register_module(child.key(), child.value());
     root = [impl = inception.ptr()](const torch::Tensor& x) { return impl->forward(x); };
   } else if (s.kind == "G") {
-    if (s.arch.rfind("unet_", 0) == 0) {
+    if (s.builder == "unet") {
       auto unet = register_module("model", BuildUnet(s.inputNc, s.outputNc, s.numDowns, s.width, s.norm, s.useDropout));
       root = [unet](const torch::Tensor& x) { return unet->forward(x); };
     } else {
-      auto seq = register_module("model", BuildResnet(s.inputNc, s.outputNc, s.width, s.norm, s.useDropout, s.nBlocks, s.paddingType));
+      auto seq = register_module("model", BuildResnet(s.inputNc, s.outputNc, s.width, s.norm, s.useDropout, s.nBlocks, s.nDownsampling, s.paddingType));
       root = [seq](const torch::Tensor& x) { return seq->forward(x); };
     }
-  } else if (s.arch == "pixel") {
+  } else if (s.builder == "pixel") {
     auto seq = register_module("net", BuildPixel(s.inputNc, s.width, s.norm));
     root = [seq](const torch::Tensor& x) { return seq->forward(x); };
   } else {
@@ -310,14 +297,13 @@ void NetworkImpl::CheckInput(const torch::Tensor& x) const {
   if (spec.kind == "FID") {
     if (h < 1 || w < 1) { o << Describe() << " needs a non-empty image but received " << h << "x" << w; throw UserError(o.str()); }
   } else if (spec.kind == "G") {
-    const bool unet = spec.arch.rfind("unet_", 0) == 0;
-    const int64_t mult = unet ? (int64_t(1) << spec.numDowns) : 4;
+    const int64_t mult = spec.sizeMultiple;
     if (h % mult != 0 || w % mult != 0 || h == 0 || w == 0) {
       o << Describe() << " needs height and width divisible by " << mult << " but received " << h << "x" << w
-        << (unet ? " (pad or resize the image, or use a shallower U-Net)" : " (pad or resize the image)");
+        << (spec.builder == "unet" ? " (pad or resize the image, or use a shallower U-Net)" : " (pad or resize the image)");
       throw UserError(o.str());
     }
-  } else if (spec.arch != "pixel") {
+  } else if (spec.builder == "n_layers") {
     // Each stride-2 conv halves the size and the two final 4x4 stride-1 convs take 1 each: the map must stay >= 1.
     int64_t mh = h, mw = w;
     for (int64_t i = 0; i < spec.nLayersD; ++i) { mh = (mh + 2 - 4) / 2 + 1; mw = (mw + 2 - 4) / 2 + 1; }

@@ -9,22 +9,27 @@
 
 namespace img2img {
 
+// What to build. Names are resolved in TypeScript (src/architectures.ts, the architecture table): this layer gets
+// the builder and its structural numbers and only range-checks them.
 struct NetworkSpec {
   std::string kind;         // "G", "D" or "FID" (the FID Inception v3 of metrics, inception.h)
-  std::string arch;         // G: unet_256 | unet_128 | unet_<N>downs | resnet_9blocks | resnet_6blocks | resnet_<N>blocks; D: basic | n_layers | pixel; FID: fid_inception_v3
-  int64_t inputNc = 3;
-  int64_t outputNc = 3;     // G only
-  int64_t width = 64;       // ngf (G) or ndf (D)
-  int64_t nLayersD = 3;     // D n_layers
-  int64_t numDowns = 8;     // U-Net depth (from arch)
-  int64_t nBlocks = 9;      // ResNet blocks (from arch)
-  std::string norm = "batch";  // batch | instance | none | syncbatch
+  std::string arch;         // the name, for messages only
+  std::string builder;      // unet | resnet | n_layers | pixel | fid_inception_v3
+  int64_t inputNc = 0;
+  int64_t outputNc = 0;     // G only
+  int64_t width = 0;        // ngf (G) or ndf (D)
+  int64_t numDowns = 0;     // unet: stride-2 convolutions
+  int64_t nBlocks = 0;      // resnet: residual blocks
+  int64_t nDownsampling = 0;  // resnet: stride-2 convolutions before the blocks
+  int64_t nLayersD = 0;     // n_layers: stride-2 convolutions
+  int64_t sizeMultiple = 1;  // G: input height and width must be multiples of this
+  std::string norm;         // batch | instance | none | syncbatch
   bool useDropout = false;
-  std::string paddingType = "reflect";  // ResNet blocks: reflect | replicate | zero
+  std::string paddingType;  // resnet blocks: reflect | replicate | zero
 };
 
-// Parses arch names into numDowns / nBlocks and validates every field; throws UserError naming the field.
-NetworkSpec NormalizeSpec(NetworkSpec spec);
+// Range-checks every field the builder reads; throws UserError naming the field.
+void CheckSpec(const NetworkSpec& spec);
 
 // A built network: the root module plus what forward needs to check its input.
 struct NetworkImpl : torch::nn::Module {

@@ -11,14 +11,16 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import { createModel } from '../src/models';
-import { parseOptions } from '../src/options/parse_options';
+import { parseOptions } from '../src/plugins';
 import { native } from '../src/native';
 import { FidInception } from '../src/metrics/fid_inception';
 import { defineG } from '../src/networks';
-import type { GeneratorArch, Device } from '../src/architectures';
+import type { GeneratorArch } from '../src/architectures';
+import type { Device } from '../src/device';
 import { getNumThreads, info, manualSeed, resolveDevice, setNumThreads } from '../src/runtime';
 import { Tensor, noGrad } from '../src/tensor';
-import { forwardFlops, trainStepFlops } from '../src/util/flops';
+import { forwardFlops } from '../src/architectures';
+import { trainStepFlops } from '../src/util/flops';
 import { precisionRefusal } from '../src/precision';
 import type { Precision } from '../src/precision';
 

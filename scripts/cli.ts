@@ -6,7 +6,8 @@ import { runTest } from '../src/inference/test_runner';
 import { convertCheckpoint } from '../src/checkpoint/network_checkpoint';
 import { info, resolveDevice } from '../src/runtime';
 import { HelpRequested, OptionError } from '../src/options/option_errors';
-import { Options, parseOptionsWithParser } from '../src/options/parse_options';
+import type { Options } from '../src/options/parse_options';
+import { parseOptionsWithParser } from '../src/plugins';
 
 const USAGE = `usage: img2img <command> [options]
 
@@ -53,12 +54,12 @@ async function trainCommand(args: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     let dashboard: { close(): Promise<void>; attach: (cb: object) => object } | null = null;
-    const displayPort = (opt as unknown as { display_port?: number }).display_port ?? 0;
+    const displayPort = opt.display_port ?? 0;
     let callbacks = {};
     // Across processes only rank 0 serves the live view.
     if (displayPort > 0 && (process.env.RANK ?? '0') === '0') {
       const { startDashboard } = await import('../src/dashboard/dashboard_server');
-      const d = await startDashboard({ port: displayPort, host: (opt as unknown as { display_host?: string }).display_host ?? '127.0.0.1', opt });
+      const d = await startDashboard({ port: displayPort, host: opt.display_host ?? '127.0.0.1', opt });
       dashboard = d;
       callbacks = d.attach({});
       console.log(`dashboard: ${d.url}`);
@@ -117,12 +118,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   convert: async () => convertCommand,
   info: async () => infoCommand,
   serve: async () => (await import('./serve')).serveCommand,
-  export: async () => (await import('../src/export/export_command')).exportCommand,
+  export: async () => (await import('../src/tools/export')).exportCommand,
   download: async () => (await import('../src/tools/download')).downloadCommand,
   combine: async () => (await import('../src/tools/combine')).combineCommand,
   'make-aligned': async () => (await import('../src/tools/make_aligned')).makeAlignedCommand,
   'check-data': async () => (await import('../src/tools/check_data')).checkDataCommand,
-  eval: async () => (await import('../src/metrics/eval_command')).evalCommand,
+  eval: async () => (await import('../src/tools/eval')).evalCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

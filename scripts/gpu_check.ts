@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readSafetensorsRaw } from '../src/checkpoint';
 import { createModel } from '../src/models';
-import { parseOptions } from '../src/options/parse_options';
+import { parseOptions } from '../src/plugins';
 import { defineD, defineG } from '../src/networks';
 import { info, manualSeed } from '../src/runtime';
 import { noGrad, Tensor } from '../src/tensor';

@@ -1,12 +1,12 @@
 // img2img serve: a translate page for one generator checkpoint, until Ctrl-C (SIGINT) or SIGTERM.
 import { expected } from '../src/options/option_errors';
-import { startTranslateServer } from '../src/dashboard/translate_server';
-import type { Device } from '../src/architectures';
+import { startTranslateServer } from '../src/serve/translate_server';
+import type { Device } from '../src/device';
 import { DEVICE_ARGUMENTS, GENERATOR_ARGUMENTS } from '../src/options/base_options';
 import { HelpRequested } from '../src/options/option_errors';
 import { OptionParser, OptionValues } from '../src/options/option_parser';
-import { explicitFlags } from '../src/inference/self_describing';
-import type { ArchitectureOptions } from '../src/inference/load_network';
+import { architectureOfFlags, explicitFlags } from '../src/checkpoint/run_checkpoints';
+import type { ArchitectureOptions } from '../src/checkpoint/run_checkpoints';
 import { setNumThreads } from '../src/runtime';
 import type { Precision } from '../src/precision';
 
@@ -49,14 +49,7 @@ export function parseServeArgs(args: readonly string[]): ServeArgs | null {
   if (port > 65535) throw expected('a port from 0 to 65535', '--port', port);
   const maxUploadMb = v.max_upload_mb as number;
   if (!(maxUploadMb > 0)) throw expected('a positive number of megabytes', '--max_upload_mb', maxUploadMb);
-  const given = explicitFlags(args);
-  const architecture: ArchitectureOptions = {};
-  if (given.has('netG')) architecture.netG = v.netG as ArchitectureOptions['netG'];
-  if (given.has('ngf')) architecture.ngf = v.ngf as number;
-  if (given.has('norm')) architecture.norm = v.norm as ArchitectureOptions['norm'];
-  if (given.has('input_nc')) architecture.inputNc = v.input_nc as number;
-  if (given.has('output_nc')) architecture.outputNc = v.output_nc as number;
-  if (given.has('no_dropout')) architecture.useDropout = false;
+  const architecture = architectureOfFlags(v, explicitFlags(args));
   return {
     checkpoint: v.checkpoint as string, port, host: v.host as string, maxUploadMb, device: v.device as Device, threads: v.threads as number,
     mode: v.mode as 'eval' | 'train', architecture, precision: v.precision as Precision, forcePrecision: !!v.force_precision,
@@ -65,7 +58,7 @@ export function parseServeArgs(args: readonly string[]): ServeArgs | null {
 
 /** Runs the server until SIGINT or SIGTERM, then closes it and returns 0. */
 export async function serveCommand(args: string[]): Promise<number> {
-  const onnxPage = await import('../src/export/onnx_serve_command');
+  const onnxPage = await import('../src/tools/onnx_serve');
   if (onnxPage.wantsOnnxPage(args)) return onnxPage.onnxServeCommand(args); // in-browser page for an exported model
   const parsed = parseServeArgs(args);
   if (!parsed) { console.log(serveParser().formatHelp()); return 0; }

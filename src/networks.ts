@@ -4,19 +4,19 @@ import { native } from './native';
 import { resolveDevice } from './runtime';
 import { OptionError } from './options/option_errors';
 import { DType, noGrad, Tensor } from './tensor';
-import { describeStateDictGuess, guessArchitecture } from './checkpoint/architecture_guess';
-import { parseGeneratorArch } from './generator_arch';
+import {
+  architectureNames, describeStateDictGuess, DISCRIMINATOR_DEFAULTS, GENERATOR_DEFAULTS, guessArchitecture, INIT_TYPES,
+  NORMS, PADDING_TYPES, resolveArchitecture,
+} from './architectures';
+import type { BuilderFields, DiscriminatorArch, GeneratorArch, InitType, NetworkDescription, Norm, PaddingType } from './architectures';
+import type { Device } from './device';
+export type { NetworkDescription };
 import type { Precision } from './precision';
-
-import { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES } from './architectures';
-import type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device } from './architectures';
-export { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES };
-export type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device };
 
 /** define_G's arguments: the generator architecture and its initialization. */
 export interface GeneratorOptions {
   netG?: GeneratorArch; inputNc?: number; outputNc?: number; ngf?: number; norm?: Norm; useDropout?: boolean;
-  initType?: InitType; initGain?: number; device?: Device; paddingType?: 'reflect' | 'replicate' | 'zero';
+  initType?: InitType; initGain?: number; device?: Device; paddingType?: PaddingType;
   /** Skip init_weights (keep libtorch's default init), e.g. when a checkpoint is loaded right after. */
   skipInit?: boolean;
 }
@@ -24,20 +24,6 @@ export interface GeneratorOptions {
 export interface DiscriminatorOptions {
   netD?: DiscriminatorArch; inputNc?: number; ndf?: number; nLayersD?: number; norm?: Norm;
   initType?: InitType; initGain?: number; device?: Device; skipInit?: boolean;
-}
-
-/** What a network is, as stored in self-describing checkpoints. */
-export interface NetworkDescription {
-  /** G: generator, D: discriminator, FID: the FID Inception v3 of src/metrics (arch fid_inception_v3). */
-  kind: 'G' | 'D' | 'FID';
-  arch: string;
-  inputNc: number;
-  outputNc?: number;
-  width: number;
-  nLayersD?: number;
-  norm: string;
-  useDropout?: boolean;
-  paddingType?: string;
 }
 
 /** A raw tensor as read from a checkpoint file (no native memory yet). */
@@ -65,7 +51,7 @@ export class Network {
 
   constructor(description: NetworkDescription) {
     this.description = { ...description };
-    this.native = new (native().Network)({ ...description });
+    this.native = new (native().Network)({ ...description, ...builderFields(description) });
   }
 
   /** [sync] Forward on the calling thread (autograd history is recorded unless inside noGrad). */
@@ -169,6 +155,18 @@ export class Network {
   }
 }
 
+/** The native builder's fields of a description, from the architecture table (the FID net has its own builder). */
+function builderFields(d: NetworkDescription): BuilderFields {
+  if (d.kind === 'FID') return { builder: 'fid_inception_v3', sizeMultiple: 1 };
+  const resolved = resolveArchitecture(d);
+  if (!resolved) throw unknownArch(d.kind, d.arch);
+  return resolved.fields;
+}
+
+function unknownArch(kind: 'G' | 'D', arch: unknown): Error {
+  return expected(`one of ${architectureNames(kind).names.join(', ')}`, kind === 'G' ? 'netG' : 'netD', arch);
+}
+
 function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
@@ -182,31 +180,36 @@ function describeAsked(d: NetworkDescription): string {
 
 /** Builds a generator as the reference's define_G (construction with default init, then init_weights). */
 export function defineG(opts: GeneratorOptions = {}): Network {
-  const netG = opts.netG ?? 'resnet_9blocks';
-  if (!parseGeneratorArch(netG)) checkChoice(netG, 'netG', GENERATOR_ARCHS);
+  const d = GENERATOR_DEFAULTS;
+  const netG = opts.netG ?? d.arch;
+  const resolved = resolveArchitecture({ kind: 'G', arch: netG });
+  if (!resolved) throw unknownArch('G', netG);
   const description: NetworkDescription = {
     kind: 'G',
     arch: netG,
-    inputNc: checkInt(opts.inputNc ?? 3, 'inputNc'),
-    outputNc: checkInt(opts.outputNc ?? 3, 'outputNc'),
-    width: checkInt(opts.ngf ?? 64, 'ngf'),
-    norm: checkChoice(opts.norm ?? 'batch', 'norm', NORMS),
-    useDropout: !!opts.useDropout,
-    paddingType: opts.paddingType ?? 'reflect',
+    inputNc: checkInt(opts.inputNc ?? d.inputNc, 'inputNc'),
+    outputNc: checkInt(opts.outputNc ?? d.outputNc, 'outputNc'),
+    width: checkInt(opts.ngf ?? d.width, 'ngf'),
+    norm: checkChoice(opts.norm ?? d.norm, 'norm', NORMS),
+    useDropout: opts.useDropout ?? d.useDropout,
+    paddingType: checkChoice(opts.paddingType ?? d.paddingType, 'paddingType', PADDING_TYPES),
   };
   return build(description, opts);
 }
 
 /** Builds a discriminator as the reference's define_D. */
 export function defineD(opts: DiscriminatorOptions = {}): Network {
-  const netD = checkChoice(opts.netD ?? 'basic', 'netD', DISCRIMINATOR_ARCHS);
+  const d = DISCRIMINATOR_DEFAULTS;
+  const netD = opts.netD ?? d.arch;
+  const resolved = resolveArchitecture({ kind: 'D', arch: netD, nLayersD: checkInt(opts.nLayersD ?? 3, 'nLayersD') });
+  if (!resolved) throw unknownArch('D', netD);
   const description: NetworkDescription = {
     kind: 'D',
     arch: netD,
-    inputNc: checkInt(opts.inputNc ?? 3, 'inputNc'),
-    width: checkInt(opts.ndf ?? 64, 'ndf'),
-    nLayersD: netD === 'basic' ? 3 : checkInt(opts.nLayersD ?? 3, 'nLayersD'),
-    norm: checkChoice(opts.norm ?? 'batch', 'norm', NORMS),
+    inputNc: checkInt(opts.inputNc ?? d.inputNc, 'inputNc'),
+    width: checkInt(opts.ndf ?? d.width, 'ndf'),
+    nLayersD: resolved.fields.nLayersD ?? 3,
+    norm: checkChoice(opts.norm ?? d.norm, 'norm', NORMS),
   };
   return build(description, opts);
 }

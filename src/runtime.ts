@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { parseDevice } from './device';
 import { native } from './native';
 import { OptionError } from './options/option_errors';
 import { cpuBf16Support, CpuBf16Support } from './precision';
@@ -47,14 +48,13 @@ export function cudaDeviceCount(): number { return native().info().deviceCount; 
  */
 export function resolveDevice(device: string | undefined | null): string {
   const d = (device ?? '').trim();
-  if (d === '' || d === 'auto') return cudaIsAvailable() ? 'cuda:0' : 'cpu';
-  if (d === 'cpu') return 'cpu';
-  const m = /^cuda(?::(\d+))?$/.exec(d);
-  if (!m) throw new OptionError(`Expected 'cpu', 'cuda' or 'cuda:N' for device but received '${d}'`, 'device');
-  const index = m[1] ? Number(m[1]) : 0;
+  const parsed = parseDevice(d);
+  if (!parsed) throw new OptionError(`Expected 'cpu', 'cuda' or 'cuda:N' for device but received '${d}'`, 'device');
+  if (parsed.type === 'auto') return cudaIsAvailable() ? 'cuda:0' : 'cpu';
+  if (parsed.type === 'cpu') return 'cpu';
   if (!cudaIsAvailable()) throw new OptionError(`device '${d}' was asked for but CUDA is not available in this libtorch build; use --device cpu`, 'device');
-  if (index >= cudaDeviceCount()) throw new OptionError(`device '${d}' does not exist: ${cudaDeviceCount()} CUDA device(s) are visible`, 'device');
-  return `cuda:${index}`;
+  if (parsed.index >= cudaDeviceCount()) throw new OptionError(`device '${d}' does not exist: ${cudaDeviceCount()} CUDA device(s) are visible`, 'device');
+  return `cuda:${parsed.index}`;
 }
 
 function builtWith(): { torchDir?: string; version?: string; cuda?: boolean } {

@@ -2,11 +2,14 @@
 // self-describing (the network's options in safetensors metadata, or a sidecar JSON next to a .pth).
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Network, NetworkDescription } from '../networks';
+import type { NetworkDescription } from '../architectures';
+import type { Network } from '../networks';
 import { networkFromDescription } from '../networks';
 import { Tensor } from '../tensor';
 import { writeFileAtomic } from '../util/atomic_write';
 import { isSafetensorsPath, readStateDictRaw, writeSafetensorsRaw, writeStateDictRaw } from './index';
+import { readSafetensorsMetadata } from './safetensors';
+import { sniffCheckpointFormat } from './sniff';
 import type { CheckpointFormat } from './sniff';
 import type { RawStateDict, RawTensor } from './raw_tensor';
 
@@ -20,11 +23,6 @@ export interface CheckpointInfo {
 }
 
 export const METADATA_KEY = 'img2img';
-
-/** `<dir>/<epoch>_net_<name>.pth` as the reference names it. */
-export function networkFileName(epoch: string | number, name: string, ext = '.pth'): string {
-  return `${epoch}_net_${name}${ext}`;
-}
 
 /** The sidecar of a .pth: same path with .json instead of .pth. */
 export function sidecarPath(checkpoint: string): string {
@@ -65,6 +63,19 @@ export interface LoadedCheckpoint {
   metadata: Record<string, string>;
 }
 
+/** The description stored for one checkpoint file (its format told by content), or null. */
+export function readCheckpointInfo(file: string): CheckpointInfo | null {
+  const format = sniffCheckpointFormat(file);
+  return infoOf(file, format, format === 'safetensors' ? readSafetensorsMetadata(file) : {});
+}
+
+/** The description in a safetensors header, or in the sidecar of a .pth. */
+function infoOf(file: string, format: CheckpointFormat, metadata: Record<string, string>): CheckpointInfo | null {
+  if (format === 'safetensors') return metadata[METADATA_KEY] ? parseInfo(metadata[METADATA_KEY], `in ${file}`) : null;
+  const side = sidecarPath(file);
+  return side !== file && fs.existsSync(side) ? parseInfo(fs.readFileSync(side, 'utf8'), side) : null;
+}
+
 function parseInfo(text: string, where: string): CheckpointInfo | null {
   try {
     const v = JSON.parse(text);
@@ -78,13 +89,7 @@ function parseInfo(text: string, where: string): CheckpointInfo | null {
 /** Reads any checkpoint (.pth zip or legacy, .safetensors) by its content, with its description if any. */
 export function loadCheckpoint(file: string): LoadedCheckpoint {
   const r = readStateDictRaw(file);
-  let info: CheckpointInfo | null = null;
-  if (r.format === 'safetensors' && r.metadata[METADATA_KEY]) info = parseInfo(r.metadata[METADATA_KEY], `in ${file}`);
-  else {
-    const side = sidecarPath(file);
-    if (side !== file && fs.existsSync(side)) info = parseInfo(fs.readFileSync(side, 'utf8'), side);
-  }
-  return { file, format: r.format, tensors: r.tensors, info, metadata: r.metadata };
+  return { file, format: r.format, tensors: r.tensors, info: infoOf(file, r.format, r.metadata), metadata: r.metadata };
 }
 
 /** Builds the network a self-describing checkpoint describes and loads it. */

@@ -5,6 +5,7 @@
  * implementation does (in range, no overlap, no unclaimed bytes); tensors come back in the order of their data,
  * which is the writer's order. We write in state-dict order.
  */
+import * as fs from 'fs';
 import { writeFileAtomic, writeFileAtomicAsync } from '../util/atomic_write';
 import {
   assertValidRawTensor,
@@ -137,6 +138,23 @@ function assertTiled(tensors: HeaderTensor[], dataLength: number, file: string):
  * Reads a safetensors file (or its bytes). Tensor data are views into the file's bytes. Throws a CheckpointError
  * naming the file for anything out of range, overlapping or of an unknown dtype.
  */
+/** A safetensors file's `__metadata__`, reading only its header (the tensors stay on disk). */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = Buffer.alloc(HEADER_LENGTH_SIZE);
+    fs.readSync(fd, size, 0, HEADER_LENGTH_SIZE, 0);
+    const length = size.readBigUInt64LE(0);
+    // An oversized length is read as the 8 bytes alone, which parseHeader then refuses by name.
+    const wanted = HEADER_LENGTH_SIZE + Number(length <= BigInt(SAFETENSORS_MAX_HEADER_SIZE) ? length : 0n);
+    const head = Buffer.alloc(Math.min(wanted, fs.fstatSync(fd).size));
+    fs.readSync(fd, head, 0, head.length, 0);
+    return parseMetadata(parseHeader(head, file).header[METADATA_KEY], file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function readSafetensorsRaw(source: string | Buffer, options: { label?: string } = {}): SafetensorsReadResult {
   const file = options.label ?? (typeof source === 'string' ? source : BUFFER_LABEL);
   const bytes = typeof source === 'string' ? readCheckpointFile(source) : source;

@@ -1,8 +1,8 @@
 // The training view's page: HTML, CSS and script as strings (tsc emits only .ts, so assets live in modules).
 // The script keeps one copy of the run's state, rebuilt from the `init` event on every (re)connect and updated
 // by the small events that follow; the charts are plain SVG drawn from that state.
-import type { Asset } from './http_util';
-import { BASE_CSS } from './page_style';
+import type { Asset } from '../web/http_util';
+import { BASE_CSS } from '../web/page_style';
 
 export const DASHBOARD_HTML: Asset = {
   type: 'text/html; charset=utf-8',

@@ -6,17 +6,17 @@
 import type { ValidationInfo } from '../train/validation';
 import * as http from 'http';
 import type { Options } from '../options/parse_options';
-import { parseOptionsWithParser } from '../options/parse_options';
+import { parseOptionsWithParser } from '../plugins';
 import type { OptionParser } from '../options/option_parser';
 import { pythonEquals, pythonStr } from '../util/python_format';
-import { visualToPng } from '../util/visuals';
+import { visualToPng } from '../inference/visuals';
 import type { EpochInfo, IterationInfo, TrainingLoopCallbacks } from '../train/trainer';
 import {
   closeServer, decodePathPart, guardClientErrors, guardHandler, listen, requestPath, sendAsset, sendBuffer, sendError, sendJson,
   SERVER_TIMEOUTS, urlOf,
-} from './http_util';
+} from '../web/http_util';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard_page';
-import { SseHub, sseFrame } from './sse';
+import { SseHub, sseFrame } from '../web/sse';
 
 /** Loss points kept for the page; past this the history is thinned to every other point (newest kept). */
 const MAX_LOSS_POINTS = 20_000;
@@ -81,7 +81,7 @@ interface VisualSet {
 type RunState = 'waiting' | 'training' | 'finished';
 
 function optionRows(opt: Options, parser: OptionParser | undefined): OptionRow[] {
-  const values = opt as unknown as Record<string, unknown>;
+  const values: Record<string, unknown> = opt;
   const keys = Object.keys(values).filter((k) => (parser ? parser.has(k) || k === 'isTrain' : typeof values[k] !== 'object' || values[k] === null)).sort();
   return keys.map((key) => {
     const kind = parser?.numberKind(key) ?? 'float';

@@ -2,28 +2,18 @@
  * Paired images stored side by side, A on the left and B on the right, in <dataroot>/<phase> (pix2pix's
  * format). Both halves get the same crop and flip (get_params), so the pair stays aligned.
  */
-import * as path from 'path';
 import { expected } from '../options/option_errors';
-import { BaseDataset, DataOptions, SamplePlan } from './base_dataset';
-import { makeDataset, sortLikePython } from './make_dataset';
+import { NO_OPTIONS } from '../options/plugin_options';
+import { DataOptions, DatasetPlugin, PhaseFolderDataset, SamplePlan } from './base_dataset';
 import { getParams, planTransform, Rng } from './transforms';
 
-export class AlignedDataset extends BaseDataset {
-  readonly dir: string;
-  readonly paths: string[];
-
+export class AlignedDataset extends PhaseFolderDataset {
   constructor(opt: DataOptions, rng: Rng) {
     super(opt, rng);
-    this.dir = path.join(opt.dataroot, opt.phase);
-    this.paths = sortLikePython(makeDataset(this.dir, opt.max_dataset_size, `--dataroot ${opt.dataroot}, --phase ${opt.phase}`));
     // the reference asserts this for every preprocess mode
     if (!(opt.load_size >= opt.crop_size)) {
       throw expected(`at least --crop_size (${opt.crop_size})`, '--load_size', opt.load_size, 'the aligned dataset requires load_size >= crop_size');
     }
-  }
-
-  get length(): number {
-    return this.paths.length;
   }
 
   async plan(index: number): Promise<SamplePlan> {
@@ -58,3 +48,5 @@ export class AlignedDataset extends BaseDataset {
     };
   }
 }
+
+export const ALIGNED: DatasetPlugin = { options: NO_OPTIONS, dataset: AlignedDataset };

@@ -3,10 +3,13 @@
  * item shape, and the split of `get(index)` into `plan` (random draws, main thread) and `runSamplePlan`
  * (decode + transforms, anywhere).
  */
+import * as path from 'path';
 import { expected } from '../options/option_errors';
+import type { OptionHook } from '../options/plugin_options';
 import { readImageHeader } from './image_header';
 import { DEFAULT_MAX_IMAGE_PIXELS } from './image_io';
 import { runSamplePlan, Sample, SamplePlan } from './load_job';
+import { makeDataset, sortLikePython } from './make_dataset';
 import { Rng, TransformOptions } from './transforms';
 
 export type { Sample, SamplePlan } from './load_job';
@@ -39,6 +42,15 @@ export interface Dataset {
   get(index: number): Promise<Sample>;
   /** Only the random part of get(): the files and the decided transforms, for the loader to run elsewhere. */
   plan(index: number): Promise<SamplePlan>;
+}
+
+/**
+ * A dataset plugin, what `--dataset_mode <name>` finds in the registry (src/data/create_dataset.ts): its option
+ * hook and its class, both declared in the dataset's own file.
+ */
+export interface DatasetPlugin {
+  options: OptionHook;
+  dataset: new (opt: DataOptions, rng: Rng) => Dataset;
 }
 
 /** Common plumbing for the concrete datasets. */
@@ -103,5 +115,21 @@ export abstract class BaseDataset implements Dataset {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new RangeError(`Expected an index in 0..${this.length - 1} for the dataset but received ${index}`);
     }
+  }
+}
+
+/** A dataset of the images in <dataroot>/<phase>, in the reference's sorted order. */
+export abstract class PhaseFolderDataset extends BaseDataset {
+  readonly dir: string;
+  readonly paths: string[];
+
+  protected constructor(opt: DataOptions, rng: Rng) {
+    super(opt, rng);
+    this.dir = path.join(opt.dataroot, opt.phase);
+    this.paths = sortLikePython(makeDataset(this.dir, opt.max_dataset_size, `--dataroot ${opt.dataroot}, --phase ${opt.phase}`));
+  }
+
+  get length(): number {
+    return this.paths.length;
   }
 }

@@ -2,29 +2,27 @@
  * Colorization (<dataroot>/<phase>): each RGB image becomes A = its lightness L (1 channel) and B = its
  * colour ab (2 channels) in CIE Lab, so a pix2pix model learns to predict colour from gray.
  */
-import * as path from 'path';
 import { expected } from '../options/option_errors';
-import { BaseDataset, DataOptions, SamplePlan } from './base_dataset';
-import { makeDataset, sortLikePython } from './make_dataset';
+import type { OptionParser, OptionValues } from '../options/option_parser';
+import { DataOptions, DatasetPlugin, PhaseFolderDataset, SamplePlan } from './base_dataset';
 import { cropNeedsSourceSize, planTransform, Rng } from './transforms';
 
-export class ColorizationDataset extends BaseDataset {
-  readonly dir: string;
-  readonly paths: string[];
+/** The colorization dataset reads L (1 channel) and predicts ab (2 channels) of Lab. */
+export function modifyColorizationDatasetOptions(parser: OptionParser): void {
+  parser.setDefaults({ input_nc: 1, output_nc: 2, direction: 'AtoB' });
+}
 
+export function checkColorizationDatasetOptions(opt: Pick<OptionValues, 'input_nc' | 'output_nc' | 'direction'>): void {
+  const why = 'the colorization dataset maps L to ab';
+  if (opt.input_nc !== 1) throw expected('1', '--input_nc', opt.input_nc, why);
+  if (opt.output_nc !== 2) throw expected('2', '--output_nc', opt.output_nc, why);
+  if (opt.direction !== 'AtoB') throw expected('AtoB', '--direction', opt.direction, why);
+}
+
+export class ColorizationDataset extends PhaseFolderDataset {
   constructor(opt: DataOptions, rng: Rng) {
     super(opt, rng);
-    // the dataset sets these defaults and the reference asserts them
-    const why = '--dataset_mode colorization maps the L channel to the two ab channels';
-    if (opt.input_nc !== 1) throw expected('1', '--input_nc', opt.input_nc, why);
-    if (opt.output_nc !== 2) throw expected('2', '--output_nc', opt.output_nc, why);
-    if (opt.direction !== 'AtoB') throw expected('AtoB', '--direction', opt.direction, why);
-    this.dir = path.join(opt.dataroot, opt.phase);
-    this.paths = sortLikePython(makeDataset(this.dir, opt.max_dataset_size, `--dataroot ${opt.dataroot}, --phase ${opt.phase}`));
-  }
-
-  get length(): number {
-    return this.paths.length;
+    checkColorizationDatasetOptions(opt); // the hook sets these defaults and the reference asserts them
   }
 
   async plan(index: number): Promise<SamplePlan> {
@@ -40,3 +38,8 @@ export class ColorizationDataset extends BaseDataset {
     };
   }
 }
+
+export const COLORIZATION_DATASET: DatasetPlugin = {
+  options: { modifyCommandlineOptions: modifyColorizationDatasetOptions, checkOptions: checkColorizationDatasetOptions },
+  dataset: ColorizationDataset,
+};

@@ -2,7 +2,8 @@
  * One set of images straight from <dataroot> (no phase folder), for running a generator in one direction
  * (`--model test`). Items have only A.
  */
-import { BaseDataset, DataOptions, SamplePlan } from './base_dataset';
+import { NO_OPTIONS } from '../options/plugin_options';
+import { BaseDataset, DataOptions, DatasetPlugin, SamplePlan } from './base_dataset';
 import { makeDataset, sortLikePython } from './make_dataset';
 import { cropNeedsSourceSize, planTransform, Rng } from './transforms';
 
@@ -31,3 +32,5 @@ export class SingleDataset extends BaseDataset {
     };
   }
 }
+
+export const SINGLE: DatasetPlugin = { options: NO_OPTIONS, dataset: SingleDataset };

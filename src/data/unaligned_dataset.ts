@@ -4,7 +4,8 @@
  * gets its own random crop and flip.
  */
 import * as path from 'path';
-import { BaseDataset, DataOptions, SamplePlan } from './base_dataset';
+import { NO_OPTIONS } from '../options/plugin_options';
+import { BaseDataset, DataOptions, DatasetPlugin, SamplePlan } from './base_dataset';
 import { makeDataset, sortLikePython } from './make_dataset';
 import { cropNeedsSourceSize, planTransform, Rng, TransformSteps } from './transforms';
 
@@ -51,3 +52,5 @@ export class UnalignedDataset extends BaseDataset {
     return planTransform(this.opt, { grayscale, params: null, sourceSize, file, rng: this.rng });
   }
 }
+
+export const UNALIGNED: DatasetPlugin = { options: NO_OPTIONS, dataset: UnalignedDataset };

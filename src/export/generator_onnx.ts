@@ -2,7 +2,7 @@
 // state_dict key (model.model.1.model.2.weight, model.10.conv_block.5.bias, ...) lands on the node it belongs
 // to. Eval semantics only: BatchNorm with running statistics, dropout left out.
 import type { NetworkDescription } from '../networks';
-import { ParsedGeneratorArch, parseGeneratorArch, RESNET_DOWNSAMPLINGS } from '../generator_arch';
+import { BuilderFields, resolveArchitecture } from '../architectures';
 import { Dim, OnnxGraph } from './onnx_graph';
 import { onnxError } from './export_errors';
 
@@ -123,7 +123,8 @@ function resnetBlock(b: Builder, key: string, x: string, dim: number): string {
 }
 
 /** BuildResnet: pad 3, conv 7, downsamplings, blocks, transposed convs, pad 3, conv 7, Tanh. */
-function resnet(b: Builder, x: string, blocks: number, out: string): string {
+function resnet(b: Builder, x: string, f: BuilderFields, out: string): string {
+  const blocks = f.nBlocks!, downs = f.nDownsampling!;
   const ngf = b.d.width;
   const s = new Seq('model');
   // conv -> norm -> ReLU with the Sequential's indices taken in push_back order
@@ -134,16 +135,22 @@ function resnet(b: Builder, x: string, blocks: number, out: string): string {
   };
   s.next();
   let y = convNormRelu(b.pad(x, 3, 'reflect'), ngf, (k, v) => b.conv(k, v, 1, 0));
-  for (let i = 0; i < RESNET_DOWNSAMPLINGS; i++) {
+  for (let i = 0; i < downs; i++) {
     y = convNormRelu(y, ngf * 2 ** (i + 1), (k, v) => b.conv(k, v, 2, 1));
   }
-  for (let i = 0; i < blocks; i++) y = resnetBlock(b, s.next(), y, ngf * 2 ** RESNET_DOWNSAMPLINGS);
-  for (let i = 0; i < RESNET_DOWNSAMPLINGS; i++) {
-    y = convNormRelu(y, ngf * 2 ** (RESNET_DOWNSAMPLINGS - i - 1), (k, v) => b.deconv(k, v, 1, 1));
+  for (let i = 0; i < blocks; i++) y = resnetBlock(b, s.next(), y, ngf * 2 ** downs);
+  for (let i = 0; i < downs; i++) {
+    y = convNormRelu(y, ngf * 2 ** (downs - i - 1), (k, v) => b.deconv(k, v, 1, 1));
   }
   s.next();
   return b.tanh(b.conv(s.next(), b.pad(y, 3, 'reflect'), 1, 0), out);
 }
+
+/** The ONNX graph of each generator builder of the architecture table that can be exported. */
+const GRAPHS: Record<string, (b: Builder, x: string, f: BuilderFields, out: string) => string> = {
+  unet: (b, x, f, out) => unetBlock(b, 'model', x, 0, f.numDowns!, out),
+  resnet,
+};
 
 export interface GeneratorGraphOptions {
   /** Input dims [N, C, H, W]; strings are dynamic (dim_param). */
@@ -153,12 +160,12 @@ export interface GeneratorGraphOptions {
 
 /** Adds the generator's nodes to `g` (input 'input', output 'output'); every float weight must be used. */
 export function buildGeneratorGraph(g: OnnxGraph, d: NetworkDescription, weights: Weights, o: GeneratorGraphOptions): void {
-  const arch: ParsedGeneratorArch | null = d.kind === 'G' ? parseGeneratorArch(d.arch) : null;
-  if (!arch) throw onnxError('ERR_IMG2IMG_ONNX_ARCH', 'a generator architecture (unet_*, resnet_*)', 'ONNX export', `'${d.kind} ${d.arch}'`);
+  const arch = d.kind === 'G' ? resolveArchitecture(d) : null;
+  const graph = arch ? GRAPHS[arch.fields.builder] : undefined;
+  if (!arch || !graph) throw onnxError('ERR_IMG2IMG_ONNX_ARCH', 'a generator architecture (unet_*, resnet_*)', 'ONNX export', `'${d.kind} ${d.arch}'`);
   const b = new Builder(g, weights, d);
   const x = g.addInput('input', o.inputDims);
-  if (arch.family === 'unet') unetBlock(b, 'model', x, 0, arch.downs, 'output');
-  else resnet(b, x, arch.blocks, 'output');
+  graph(b, x, arch.fields, 'output');
   g.addOutput('output', o.outputDims);
   const unused = [...weights.keys()].filter((k) => !b.used.has(k));
   if (unused.length) {

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Generator } from '../inference/generator';
-import { readCheckpointInfo } from '../inference/self_describing';
+import { readCheckpointInfo } from '../checkpoint/network_checkpoint';
 import { writeFileAtomic } from '../util/atomic_write';
 import { buildGeneratorGraph, Weights } from './generator_onnx';
 import { contractMetadata, OnnxContract } from './onnx_contract';

@@ -2,9 +2,9 @@
 // server, no CDN) runs the exported generator on a dropped, pasted or chosen image. The page follows the model's
 // metadata contract (onnx_contract.ts) exactly as translate() does: ToTensor + Normalize in float32, reflect
 // padding right/bottom to the size multiple, crop back, tensor2im. Nothing is uploaded.
-import { IMAGE_INPUT_WIRING, IMAGE_PAIR_HTML } from '../dashboard/image_input_script';
-import type { Asset } from '../dashboard/http_util';
-import { TRANSLATE_CSS } from '../dashboard/translate_page';
+import { IMAGE_INPUT_WIRING, IMAGE_PAIR_HTML } from '../web/image_input_script';
+import type { Asset } from '../web/http_util';
+import { TRANSLATE_CSS } from '../serve/translate_page';
 
 export const ONNX_PAGE_CSS: Asset = TRANSLATE_CSS;
 

@@ -6,7 +6,7 @@ import * as path from 'path';
 import {
   Asset, closeServer, guardClientErrors, guardHandler, listen, requestPath, securityHeaders, sendBuffer, sendError, sendJson,
   SERVER_TIMEOUTS, urlOf,
-} from '../dashboard/http_util';
+} from '../web/http_util';
 import { readOnnxContract, OnnxContract } from './onnx_contract';
 import { onnxError } from './export_errors';
 import { ONNX_PAGE_CSS, ONNX_PAGE_HTML, ONNX_PAGE_JS } from './onnx_page';

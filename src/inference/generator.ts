@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import type { Device } from '../architectures';
+import type { Device } from '../device';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image_io';
 import { AbortError, abortErrorOf, deserializeError, GeneratorDisposedError } from '../errors';
 import { Network, NetworkDescription } from '../networks';
@@ -16,7 +16,8 @@ import { OptionError } from '../options/option_errors';
 import { createForwardGate } from './forward_gate';
 import { GENERATOR_WORKER_ROLE, GeneratorReply, GeneratorRequest, GeneratorWorkerData } from './generator_worker';
 import { ArchitectureOptions, buildGenerator, findCheckpointFile } from './load_network';
-import { sizeMultiple } from './padding';
+import { pickArchitecture } from '../checkpoint/run_checkpoints';
+import { sizeMultiple } from '../architectures';
 import type { JobOptions, OutputFormat, RawPixels, TileOptions, TranslateInput } from './translate_job';
 import { splitInput } from './input_pieces';
 
@@ -291,9 +292,7 @@ export async function loadGenerator(pathOrDir: string, options: LoadGeneratorOpt
   const mode = options.mode ?? 'eval';
   if (mode !== 'eval' && mode !== 'train') throw new OptionError(`Expected 'eval' or 'train' for mode but received '${String(mode)}'`, 'mode');
   const precision = checkPrecision(options.precision, resolveDevice(options.device ?? ''), { force: options.forcePrecision });
-  const architecture: ArchitectureOptions = {
-    netG: options.netG, ngf: options.ngf, norm: options.norm, inputNc: options.inputNc, outputNc: options.outputNc, useDropout: options.useDropout,
-  };
+  const architecture = pickArchitecture(options);
   const data: GeneratorWorkerData = {
     role: GENERATOR_WORKER_ROLE, file, architecture, device: options.device ?? '', mode, precision,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS, maxForwardBytes, threads: getNumThreads(), gate: FORWARD_GATE,

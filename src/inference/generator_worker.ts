@@ -8,7 +8,7 @@ import { resolveDevice, setNumThreads } from '../runtime';
 import { Tensor } from '../tensor';
 import { ForwardGate, withGate } from './forward_gate';
 import { ArchitectureOptions, buildGenerator } from './load_network';
-import { sizeMultiple } from './padding';
+import { sizeMultiple } from '../architectures';
 import { InPieces, isInPieces, PieceCollector } from './input_pieces';
 import { forwardBytesPerPixel, JobOptions, JobOutput, runTranslateJob, TranslateInput } from './translate_job';
 

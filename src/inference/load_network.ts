@@ -3,16 +3,14 @@
 // discriminator, a training state) are refused with the file to pass instead.
 import * as fs from 'fs';
 import * as path from 'path';
-import { describeStateDictGuess, guessArchitecture } from '../checkpoint/architecture_guess';
+import { describeStateDictGuess, GENERATOR_DEFAULTS, guessArchitecture } from '../architectures';
+import type { NetworkDescription } from '../architectures';
 import { loadCheckpoint, LoadedCheckpoint } from '../checkpoint/network_checkpoint';
 import { CheckpointError } from '../checkpoint/raw_tensor';
-import { Network, NetworkDescription, networkFromDescription, GeneratorArch, Norm } from '../networks';
-import { STATE_KEY } from '../train/training_state';
+import { ArchitectureOptions, describeWithOptions, findNetworkCheckpoint, networkFileName, STATE_KEY } from '../checkpoint/run_checkpoints';
+import { Network, networkFromDescription } from '../networks';
 
-/** The architecture part of LoadGeneratorOptions (explicit values win over what the checkpoint says). */
-export interface ArchitectureOptions {
-  netG?: GeneratorArch; ngf?: number; norm?: Norm; inputNc?: number; outputNc?: number; useDropout?: boolean;
-}
+export type { ArchitectureOptions };
 
 export interface CheckpointChoice {
   /** Which network of a run folder: 'G', 'G_A' or 'G_B'. Default: the first found. */
@@ -31,12 +29,7 @@ const GENERATOR_NAMES = ['G', 'G_A', 'G_B'];
 
 /** Generator checkpoints of `epoch` in `dir`, in preference order. */
 function generatorFiles(dir: string, epoch: string, names = GENERATOR_NAMES): string[] {
-  const out: string[] = [];
-  for (const n of names) for (const ext of ['.pth', '.safetensors']) {
-    const f = path.join(dir, `${epoch}_net_${n}${ext}`);
-    if (fs.existsSync(f)) out.push(f);
-  }
-  return out;
+  return names.flatMap((n) => findNetworkCheckpoint(dir, epoch, n) ?? []);
 }
 
 export function findCheckpointFile(p: string, opts: CheckpointChoice): string {
@@ -46,7 +39,7 @@ export function findCheckpointFile(p: string, opts: CheckpointChoice): string {
   const names = opts.netName ? [opts.netName] : GENERATOR_NAMES;
   const found = generatorFiles(p, epoch, names);
   if (found.length) return found[0];
-  throw checkpointError(p, `no generator checkpoint in ${p}: looked for ${names.map((n) => `${epoch}_net_${n}.pth`).join(', ')}`);
+  throw checkpointError(p, `no generator checkpoint in ${p}: looked for ${names.map((n) => networkFileName(epoch, n)).join(', ')}`);
 }
 
 /** "pass latest_net_G.pth" for a file of another kind, from what sits next to it. */
@@ -71,16 +64,7 @@ export function describeGenerator(ck: LoadedCheckpoint, opts: ArchitectureOption
     throw checkpointError(ck.file, `Expected a generator checkpoint for loadGenerator but received the discriminator checkpoint ${ck.file} (${what}); ${passInstead(ck.file)}`);
   }
   const base: Partial<NetworkDescription> = stored ?? (guess.known && guess.kind === 'G' ? guess : {});
-  const d: NetworkDescription = {
-    kind: 'G',
-    arch: opts.netG ?? base.arch ?? '',
-    inputNc: opts.inputNc ?? base.inputNc ?? 3,
-    outputNc: opts.outputNc ?? base.outputNc ?? 3,
-    width: opts.ngf ?? base.width ?? 64,
-    norm: opts.norm ?? base.norm ?? 'batch',
-    useDropout: opts.useDropout ?? base.useDropout ?? false,
-    paddingType: base.paddingType ?? 'reflect',
-  };
+  const d = describeWithOptions(base, opts, GENERATOR_DEFAULTS);
   if (!d.arch) throw checkpointError(ck.file, `cannot tell which generator ${ck.file} holds (${describeStateDictGuess(guess)}): pass netG, ngf and norm`);
   return d;
 }

@@ -1,20 +1,6 @@
-// Size rules of the generators and the reflect padding that satisfies them: ResNet needs multiples of 4, unet_N
-// multiples of 2^depth. Inputs are padded (mirror) up to the multiple and outputs cropped back, so any size works.
-import { archSizeMultiple, parseGeneratorArch } from '../generator_arch';
-
-/** The multiple a generator's input height and width must have (4 for an unknown arch, as for ResNets). */
-export function sizeMultiple(arch: string): number {
-  const a = parseGeneratorArch(arch);
-  return a ? archSizeMultiple(a) : 4;
-}
-
-/**
- * The smallest side a generator's input may have: ResNet's blocks mirror-pad by 1 at a quarter of the input
- * size, which needs at least 2 pixels there (so 8); U-Nets' multiple is already enough.
- */
-export function minInputSize(arch: string): number {
-  return arch.startsWith('resnet_') ? 8 : sizeMultiple(arch);
-}
+// The reflect padding that satisfies a generator's size rule (the rules themselves are in src/architectures.ts).
+// Inputs are padded (mirror) up to the multiple and outputs cropped back, so any size works.
+import { minInputSize, sizeMultiple } from '../architectures';
 
 /** The padded side for an input side n: the next multiple, and at least the minimum size. */
 export function paddedSize(n: number, arch: string): number {

@@ -3,17 +3,17 @@
 import * as path from 'path';
 import { createDataLoader } from '../data/data_loader';
 import { createDataset } from '../data/create_dataset';
-import type { DataOptions } from '../data/base_dataset';
 import { encodePng } from '../data/image_io';
 import { resizeBicubic } from '../data/pil_resize';
-import { createModel } from '../models';
-import { parseOptionsWithParser, Options } from '../options/parse_options';
+import { createModel, findModelPlugin } from '../models';
+import type { Options } from '../options/parse_options';
+import { parseOptionsWithParser } from '../plugins';
 import { saveOptions } from '../options/print_options';
 import { manualSeed, resolveDevice, setNumThreads } from '../runtime';
 import { writeFileAtomic } from '../util/atomic_write';
 import { HTML } from '../util/html';
 import { PythonRandom } from '../util/python_random';
-import { visualToImage } from '../util/visuals';
+import { visualToImage } from './visuals';
 import { applyCheckpointDescription } from './self_describing';
 
 /** What runTest wrote: the results page's folder, the number of images and the image files. */
@@ -28,11 +28,10 @@ export async function runTest(argv: readonly string[] | string, log: (line: stri
   setNumThreads(opt.threads);
   opt.device = resolveDevice(opt.device);
   manualSeed(opt.seed);
-  const netName = opt.model === 'test' ? `G${opt.model_suffix ?? ''}` : opt.model === 'cycle_gan' ? 'G_A' : 'G';
-  for (const note of applyCheckpointDescription(opt, words, netName)) log(note);
+  for (const name of findModelPlugin(opt.model).describingNetworks(opt)) for (const note of applyCheckpointDescription(opt, words, name)) log(note);
   saveOptions(opt, parser);
-  const dataset = createDataset(opt as unknown as DataOptions, new PythonRandom(opt.seed));
-  const loader = createDataLoader(opt as unknown as DataOptions, dataset);
+  const dataset = createDataset(opt, new PythonRandom(opt.seed));
+  const loader = createDataLoader(opt, dataset);
   const model = createModel(opt);
   const webDir = path.join(opt.results_dir!, opt.name, `${opt.phase}_${opt.epoch}${opt.load_iter > 0 ? `_iter${opt.load_iter}` : ''}`);
   const page = new HTML(webDir, `Experiment = ${opt.name}, Phase = ${opt.phase}, Epoch = ${opt.epoch}`);

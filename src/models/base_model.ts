@@ -3,15 +3,18 @@
 // turns those lists into losses, visuals, saving, loading, LR updates and resumable training state.
 import * as fs from 'fs';
 import * as path from 'path';
+import { isTrainOptions } from '../options/parse_options';
 import type { Options } from '../options/parse_options';
+import type { OptionHook } from '../options/plugin_options';
 import { defineD, defineG, Network } from '../networks';
 import { Adam } from '../optim';
 import { resolveDevice } from '../runtime';
 import { native } from '../native';
 import { keep, noGrad, Tensor, tidy } from '../tensor';
-import { createScheduler, LrScheduler } from '../util/schedulers';
+import { createScheduler, LrScheduler } from './schedulers';
 import { PythonRandom } from '../util/python_random';
-import { loadCheckpoint, networkFileName, saveNetworkCheckpoint } from '../checkpoint/network_checkpoint';
+import { loadCheckpoint, saveNetworkCheckpoint } from '../checkpoint/network_checkpoint';
+import { findNetworkCheckpoint, listNetworkCheckpoints, loadLabel, networkFileName, trainingStateFileName } from '../checkpoint/run_checkpoints';
 import { checkPrecision, Precision } from '../precision';
 import { DynamicLossScaler } from '../loss_scaler';
 
@@ -23,12 +26,30 @@ export interface ModelInput {
   B_paths?: string[] | string;
 }
 
-/** The options a model is built from. */
-export type ModelOptions = Options;
+/** Parsed options as a model reads them: the shared ones plus the flags of its own hook (O, absent at test time). */
+export type ModelOptions<O extends object = object> = Options & Partial<O>;
+
+/** A model class, as the registry holds them. */
+export type ModelClass = new (opt: ModelOptions) => BaseModel;
+
+/**
+ * A model plugin, what `--model <name>` finds in the registry (src/models/index.ts). Its file declares everything
+ * about the model: the option hook (the reference's modify_commandline_options), the class (which sets lossNames,
+ * visualNames and modelNames), and which saved networks describe a run.
+ */
+export interface ModelPlugin {
+  options: OptionHook;
+  model: ModelClass;
+  /**
+   * The saved networks whose descriptions give a resumed (train) or tested (test) run its architecture options:
+   * at most one generator and one discriminator, as they share the architecture flags.
+   */
+  describingNetworks(opt: ModelOptions): string[];
+}
 
 /** What every model shares (the reference's BaseModel): a model declares lossNames, modelNames, visualNames and optimizers and implements setInput, forward and optimizeParameters. */
-export abstract class BaseModel {
-  readonly opt: ModelOptions;
+export abstract class BaseModel<O extends object = object> {
+  readonly opt: ModelOptions<O>;
   readonly isTrain: boolean;
   readonly device: string;
   /** Autocast dtype of every network's forward (--precision, checked against the device here, at the edge). */
@@ -52,7 +73,7 @@ export abstract class BaseModel {
   protected readonly tensors = new Map<string, Tensor>();
   protected readonly losses = new Map<string, Tensor | number>();
 
-  constructor(opt: ModelOptions) {
+  constructor(opt: ModelOptions<O>) {
     this.opt = opt;
     this.isTrain = !!opt.isTrain;
     this.device = resolveDevice(opt.device);
@@ -96,12 +117,13 @@ export abstract class BaseModel {
   /** The reference's setup(), second half: load checkpoints when testing or continuing, then schedulers. */
   setup(): void {
     if (!this.isTrain || this.opt.continue_train) {
-      const loadSuffix = this.opt.load_iter > 0 ? `iter_${this.opt.load_iter}` : this.opt.epoch;
+      const loadSuffix = loadLabel(this.opt);
       // A resumable training state holds the weights too (the trainer restores it after setup).
-      const hasState = this.isTrain && fs.existsSync(path.join(this.saveDir, `${loadSuffix}_state.safetensors`));
+      const hasState = this.isTrain && fs.existsSync(path.join(this.saveDir, trainingStateFileName(loadSuffix)));
       if (!hasState) this.loadNetworks(loadSuffix);
     }
-    if (this.isTrain) this.schedulers = this.optimizers.map((o) => createScheduler(this.opt as never, o.lr));
+    const opt = this.opt;
+    if (isTrainOptions(opt)) this.schedulers = this.optimizers.map((o) => createScheduler(opt, o.lr));
   }
 
   /** The reference's Adam; fp16 training gives each optimizer its dynamic loss scaler. */
@@ -225,12 +247,11 @@ export abstract class BaseModel {
   /** Loads `<epoch>_net_<name>.pth` (or .safetensors) for every model name, with the InstanceNorm patch. */
   loadNetworks(epoch: string | number): void {
     for (const name of this.modelNames) {
-      const base = path.join(this.saveDir, networkFileName(epoch, this.checkpointName(name), ''));
-      const file = ['.pth', '.safetensors'].map((e) => base + e).find((f) => fs.existsSync(f));
+      const file = findNetworkCheckpoint(this.saveDir, epoch, this.checkpointName(name));
       if (!file) {
-        throw new Error(`checkpoint ${base}.pth does not exist (looked for --epoch ${this.opt.epoch}` +
+        throw new Error(`checkpoint ${path.join(this.saveDir, networkFileName(epoch, this.checkpointName(name)))} does not exist (looked for --epoch ${this.opt.epoch}` +
           `${this.opt.load_iter > 0 ? `, --load_iter ${this.opt.load_iter}` : ''} in ${this.saveDir}); ` +
-          `available: ${listCheckpoints(this.saveDir).join(', ') || 'none'}`);
+          `available: ${listNetworkCheckpoints(this.saveDir).join(', ') || 'none'}`);
       }
       const ck = loadCheckpoint(file);
       this.networks[name].loadStateDict(ck.tensors, { what: `checkpoint ${file}` });
@@ -265,10 +286,6 @@ export abstract class BaseModel {
   extraState(): Record<string, Tensor[]> { return {}; }
   /** Restores what a model saves beyond its networks and optimizers (image pools); none by default. */
   restoreExtraState(_state: Record<string, Tensor[]>): void { /* models with pools override */ }
-}
-
-function listCheckpoints(dir: string): string[] {
-  try { return fs.readdirSync(dir).filter((f) => /_net_.*\.(pth|safetensors)$/.test(f)).sort(); } catch { return []; }
 }
 
 /** Normalises image paths from a batch into a list. */

@@ -1,17 +1,20 @@
 // Colorization: pix2pix from the L channel (input_nc 1) to the ab channels (output_nc 2) of Lab; the visuals are
 // converted back to RGB for display (the reference's lab2rgb via skimage).
-import { Pix2PixModel } from './pix2pix_model';
-import type { ModelOptions } from './base_model';
-import { modifyColorizationModelOptions } from '../options/plugin_options';
+import { modifyPix2pixOptions, PIX2PIX, Pix2PixModel, Pix2PixOptionValues } from './pix2pix_model';
+import type { ModelOptions, ModelPlugin } from './base_model';
+import type { OptionParser } from '../options/option_parser';
 import { Tensor } from '../tensor';
 import { lab2rgb } from '../data/color';
 
+/** The colorization model's option defaults (pix2pix's, on the colorization dataset). */
+export function modifyColorizationModelOptions(parser: OptionParser, isTrain: boolean): void {
+  modifyPix2pixOptions(parser, isTrain);
+  parser.setDefaults({ dataset_mode: 'colorization' });
+}
+
 /** pix2pix from the L channel to the ab channels of Lab images. */
 export class ColorizationModel extends Pix2PixModel {
-  /** The model's option defaults and extra flags (the reference's modify_commandline_options). */
-  static modifyCommandlineOptions = modifyColorizationModelOptions;
-
-  constructor(opt: ModelOptions) {
+  constructor(opt: ModelOptions<Pix2PixOptionValues>) {
     super(opt);
     this.visualNames = ['real_A', 'real_B_rgb', 'fake_B_rgb'];
   }
@@ -40,3 +43,9 @@ export class ColorizationModel extends Pix2PixModel {
     this.setTensor('fake_B_rgb', this.labToRgb(L, this.getTensor('fake_B')));
   }
 }
+
+export const COLORIZATION: ModelPlugin = {
+  options: { modifyCommandlineOptions: modifyColorizationModelOptions },
+  model: ColorizationModel,
+  describingNetworks: PIX2PIX.describingNetworks,
+};

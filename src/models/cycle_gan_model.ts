@@ -1,21 +1,41 @@
 // CycleGAN (Zhu et al. 2017): two generators (A->B, B->A) and two discriminators learn from unpaired images.
 // Cycle consistency (A -> B -> A ≈ A) stands in for the missing pairs; the identity term keeps colours.
-import { BaseModel, ModelInput, ModelOptions } from './base_model';
+import { BaseModel, ModelInput, ModelOptions, ModelPlugin } from './base_model';
 import { GANLoss, GanMode } from './gan_loss';
 import { ImagePool } from './image_pool';
-import { modifyCycleGanOptions } from '../options/plugin_options';
+import type { OptionParser } from '../options/option_parser';
 import { l1Loss, Tensor, tidy } from '../tensor';
 import type { Network } from '../networks';
 
+/** The flags cycle_gan adds (train only). */
+export interface CycleGanOptionValues {
+  /** Weights of the cycle losses A -> B -> A and B -> A -> B. */
+  lambda_A: number;
+  lambda_B: number;
+  /** Weight of the identity loss, relative to lambda_A / lambda_B. */
+  lambda_identity: number;
+}
+
+export function modifyCycleGanOptions(parser: OptionParser, isTrain: boolean): void {
+  parser.setDefaults({ no_dropout: true }); // the CycleGAN paper uses no dropout
+  if (isTrain) {
+    const group = 'cycle_gan';
+    parser.addArgument('--lambda_A', { type: 'float', default: 10.0, group, help: 'weight for cycle loss (A -> B -> A)' });
+    parser.addArgument('--lambda_B', { type: 'float', default: 10.0, group, help: 'weight for cycle loss (B -> A -> B)' });
+    parser.addArgument('--lambda_identity', {
+      type: 'float', default: 0.5, group,
+      help: 'use identity mapping. Setting lambda_identity other than 0 has an effect of scaling the weight of the identity mapping loss',
+    });
+  }
+}
+
 /** CycleGAN: two generators and two discriminators for unpaired A and B, tied by cycle-consistency. */
-export class CycleGANModel extends BaseModel {
-  /** The model's option defaults and extra flags (the reference's modify_commandline_options). */
-  static modifyCommandlineOptions = modifyCycleGanOptions;
+export class CycleGANModel extends BaseModel<CycleGanOptionValues> {
   private criterionGAN: GANLoss | null = null;
   private fakeAPool: ImagePool | null = null;
   private fakeBPool: ImagePool | null = null;
 
-  constructor(opt: ModelOptions) {
+  constructor(opt: ModelOptions<CycleGanOptionValues>) {
     super(opt);
     const lambdaIdt = opt.lambda_identity ?? 0;
     this.lossNames = ['D_A', 'G_A', 'cycle_A', 'idt_A', 'D_B', 'G_B', 'cycle_B', 'idt_B'];
@@ -127,3 +147,10 @@ export class CycleGANModel extends BaseModel {
     super.dispose();
   }
 }
+
+export const CYCLE_GAN: ModelPlugin = {
+  options: { modifyCommandlineOptions: modifyCycleGanOptions },
+  model: CycleGANModel,
+  // G_B and D_B share G_A's and D_A's architecture flags.
+  describingNetworks: (opt) => (opt.isTrain ? ['G_A', 'D_A'] : ['G_A']),
+};

@@ -1,40 +1,41 @@
-// Models are plugins found by name: `--model pix2pix` -> Pix2PixModel. A new model is one file plus one line here.
-import type { BaseModel, ModelOptions } from './base_model';
-import { ColorizationModel } from './colorization_model';
-import { CycleGANModel } from './cycle_gan_model';
-import { Pix2PixModel } from './pix2pix_model';
-import { TestModel } from './test_model';
-import { TemplateModel } from './template_model';
-import { parseOptions } from '../options/parse_options';
+// The model registry: `--model pix2pix` -> PIX2PIX (src/models/pix2pix_model.ts). A plugin file declares its option
+// hook, its class and the networks that describe a run; a new model is one file plus one line in MODEL_PLUGINS.
+import type { BaseModel, ModelClass, ModelOptions, ModelPlugin } from './base_model';
+import { COLORIZATION, ColorizationModel } from './colorization_model';
+import { CYCLE_GAN, CycleGANModel } from './cycle_gan_model';
+import { PIX2PIX, Pix2PixModel } from './pix2pix_model';
+import { TEST, TestModel } from './test_model';
+import { TEMPLATE, TemplateModel } from './template_model';
+import { expected } from '../options/option_errors';
 import { resolveDevice } from '../runtime';
 
-/** A model class, as MODELS holds them. */
-export type ModelClass = new (opt: ModelOptions) => BaseModel;
-
-/** Every model by its --model name. */
-export const MODELS: Record<string, ModelClass> = {
-  pix2pix: Pix2PixModel,
-  cycle_gan: CycleGANModel,
-  test: TestModel,
-  colorization: ColorizationModel,
-  template: TemplateModel,
+/** Models by --model name, in the order help and errors list them. */
+export const MODEL_PLUGINS: Readonly<Record<string, ModelPlugin>> = {
+  cycle_gan: CYCLE_GAN,
+  pix2pix: PIX2PIX,
+  test: TEST,
+  colorization: COLORIZATION,
+  template: TEMPLATE,
 };
 
-/** The class of --model `name`; an error naming the known ones otherwise. */
-export function findModelClass(name: string): ModelClass {
-  const cls = MODELS[name];
-  if (!cls) throw new Error(`Expected one of ${Object.keys(MODELS).join(', ')} for --model but received '${name}'`);
-  return cls;
+/** The model classes by --model name. */
+export const MODELS: Readonly<Record<string, ModelClass>> = Object.fromEntries(Object.entries(MODEL_PLUGINS).map(([name, p]) => [name, p.model]));
+
+/** The plugin of --model `name`; an error naming the known ones otherwise. */
+export function findModelPlugin(name: string): ModelPlugin {
+  const plugin = MODEL_PLUGINS[name];
+  if (!plugin) throw expected(`one of ${Object.keys(MODEL_PLUGINS).join(', ')}`, '--model', name);
+  return plugin;
 }
 
-/**
- * Builds the model named by opt.model and runs its setup (init, checkpoint loading when testing or continuing,
- * schedulers). Accepts parsed options or a command line.
- */
-export function createModel(opt: ModelOptions | string | readonly string[], config: { isTrain?: boolean } = {}): BaseModel {
-  const options = typeof opt === 'string' || Array.isArray(opt) ? parseOptions(opt as string[], { isTrain: config.isTrain ?? true }) : opt as ModelOptions;
-  resolveDevice(options.device); // fail early on an impossible device
-  const model = new (findModelClass(options.model))(options);
+export function findModelClass(name: string): ModelClass {
+  return findModelPlugin(name).model;
+}
+
+/** Builds the model named by opt.model and runs its setup (init, checkpoint loading when testing or continuing, schedulers). */
+export function createModel(opt: ModelOptions): BaseModel {
+  resolveDevice(opt.device); // fail early on an impossible device
+  const model = new (findModelClass(opt.model))(opt);
   try {
     model.setup();
   } catch (e) {
@@ -45,3 +46,4 @@ export function createModel(opt: ModelOptions | string | readonly string[], conf
 }
 
 export { BaseModel, Pix2PixModel, CycleGANModel, TestModel, ColorizationModel, TemplateModel };
+export type { ModelClass, ModelOptions, ModelPlugin };

@@ -1,17 +1,31 @@
 // pix2pix (Isola et al. 2017): a conditional GAN. G maps A to B; D judges (A, B) pairs patch by patch. The L1
 // term keeps outputs close to the target, the GAN term makes them sharp.
-import { BaseModel, ModelInput, ModelOptions } from './base_model';
+import { BaseModel, ModelInput, ModelOptions, ModelPlugin } from './base_model';
 import { GANLoss, GanMode } from './gan_loss';
-import { modifyPix2pixOptions } from '../options/plugin_options';
+import type { OptionParser } from '../options/option_parser';
 import { cat, l1Loss, Tensor, tidy } from '../tensor';
 
+/** The flags pix2pix adds (train only). */
+export interface Pix2PixOptionValues {
+  /** Weight of the L1 loss. */
+  lambda_L1: number;
+}
+
+export function modifyPix2pixOptions(parser: OptionParser, isTrain: boolean): void {
+  // pix2pix paper: U-Net generator with batch norm on paired (aligned) images.
+  parser.setDefaults({ norm: 'batch', netG: 'unet_256', dataset_mode: 'aligned' });
+  if (isTrain) {
+    // No image pool and the cross-entropy GAN loss; L1 keeps the output close to the target.
+    parser.setDefaults({ pool_size: 0, gan_mode: 'vanilla' });
+    parser.addArgument('--lambda_L1', { type: 'float', default: 100.0, group: 'pix2pix', help: 'weight for L1 loss' });
+  }
+}
+
 /** pix2pix: G maps A to B, D judges (A, B) pairs; trained with GAN + λ·L1. */
-export class Pix2PixModel extends BaseModel {
-  /** The model's option defaults and extra flags (the reference's modify_commandline_options). */
-  static modifyCommandlineOptions = modifyPix2pixOptions;
+export class Pix2PixModel<O extends Pix2PixOptionValues = Pix2PixOptionValues> extends BaseModel<O> {
   protected criterionGAN: GANLoss | null = null;
 
-  constructor(opt: ModelOptions) {
+  constructor(opt: ModelOptions<O>) {
     super(opt);
     this.lossNames = ['G_GAN', 'G_L1', 'D_real', 'D_fake'];
     this.visualNames = ['real_A', 'fake_B', 'real_B'];
@@ -67,5 +81,11 @@ export class Pix2PixModel extends BaseModel {
     this.setTensor('fake_B', this.getTensor('fake_B').detach());
   }
 }
+
+export const PIX2PIX: ModelPlugin = {
+  options: { modifyCommandlineOptions: modifyPix2pixOptions },
+  model: Pix2PixModel,
+  describingNetworks: (opt) => (opt.isTrain ? ['G', 'D'] : ['G']),
+};
 
 export type { Tensor };

@@ -5,7 +5,8 @@
  * as choices so a typo is reported here, once, at the edge.
  */
 import { ArgumentSpec, OptionParser } from './option_parser';
-import { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES } from '../architectures';
+import { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES, resolveArchitecture } from '../architectures';
+import { DEVICE_PATTERN } from '../device';
 import type { GeneratorArch, DiscriminatorArch, Norm, InitType } from '../architectures';
 import { PRECISIONS } from '../precision';
 import type { Precision } from '../precision';
@@ -64,19 +65,18 @@ export interface BaseOptionValues {
   force_precision: boolean;
 }
 
-export const NETG_CHOICES = GENERATOR_ARCHS;
-export const NETD_CHOICES = DISCRIMINATOR_ARCHS;
-export const NORM_CHOICES = NORMS;
-export const INIT_TYPE_CHOICES = INIT_TYPES;
 export const DIRECTION_CHOICES = ['AtoB', 'BtoA'] as const;
 export const PREPROCESS_CHOICES = ['resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none'] as const;
 
-/** Accepted forms of --device; the device itself is resolved later, where libtorch is available. */
-export const DEVICE_PATTERN = { regex: /^(|cpu|cuda|cuda:\d+)$/, what: 'cpu, cuda or cuda:N' };
 /** Accepted forms of --gpu_ids: '', '-1', '0', '0,1,2'. */
 export const GPU_IDS_PATTERN = { regex: /^\s*(-?\d+\s*(,\s*-?\d+\s*)*)?$/, what: 'comma-separated GPU ids such as 0 or 0,1 (-1 for CPU)' };
 
 const MODEL_GROUP = 'model parameters';
+
+/** Every name the architecture table parses, beyond the listed choices (unet_<N>downs, resnet_<N>blocks). */
+function isGeneratorArch(value: string | number): boolean {
+  return resolveArchitecture({ kind: 'G', arch: String(value) }) !== null;
+}
 const DEVICE_GROUP = 'device parameters';
 
 /** The flags that describe a generator: train and test take them here, `img2img serve` takes the same. */
@@ -84,8 +84,11 @@ export const GENERATOR_ARGUMENTS = {
   input_nc: { type: 'int', default: 3, min: 1, group: MODEL_GROUP, help: '# of input image channels: 3 for RGB and 1 for grayscale' },
   output_nc: { type: 'int', default: 3, min: 1, group: MODEL_GROUP, help: '# of output image channels: 3 for RGB and 1 for grayscale' },
   ngf: { type: 'int', default: 64, min: 1, group: MODEL_GROUP, help: '# of gen filters in the last conv layer' },
-  netG: { type: 'str', default: 'resnet_9blocks', choices: NETG_CHOICES, group: MODEL_GROUP, help: 'generator architecture' },
-  norm: { type: 'str', default: 'instance', choices: NORM_CHOICES, group: MODEL_GROUP, help: 'instance normalization or batch normalization' },
+  netG: {
+    type: 'str', default: 'resnet_9blocks', choices: GENERATOR_ARCHS, alsoAccepts: isGeneratorArch, group: MODEL_GROUP,
+    help: 'generator architecture (or unet_<N>downs, resnet_<N>blocks)',
+  },
+  norm: { type: 'str', default: 'instance', choices: NORMS, group: MODEL_GROUP, help: 'instance normalization or batch normalization' },
   no_dropout: { type: 'flag', group: MODEL_GROUP, help: 'no dropout for the generator' },
 } as const satisfies Record<string, ArgumentSpec>;
 
@@ -116,11 +119,11 @@ export function addBaseOptions(parser: OptionParser, plugins: PluginNames): Opti
   parser.addArgument('--output_nc', GENERATOR_ARGUMENTS.output_nc);
   parser.addArgument('--ngf', GENERATOR_ARGUMENTS.ngf);
   parser.addArgument('--ndf', { type: 'int', default: 64, min: 1, group: model, help: '# of discrim filters in the first conv layer' });
-  parser.addArgument('--netD', { type: 'str', default: 'basic', choices: NETD_CHOICES, group: model, help: 'discriminator architecture; basic is a 70x70 PatchGAN, n_layers uses --n_layers_D' });
+  parser.addArgument('--netD', { type: 'str', default: 'basic', choices: DISCRIMINATOR_ARCHS, group: model, help: 'discriminator architecture; basic is a 70x70 PatchGAN, n_layers uses --n_layers_D' });
   parser.addArgument('--netG', GENERATOR_ARGUMENTS.netG);
   parser.addArgument('--n_layers_D', { type: 'int', default: 3, min: 1, group: model, help: 'only used if netD==n_layers' });
   parser.addArgument('--norm', GENERATOR_ARGUMENTS.norm);
-  parser.addArgument('--init_type', { type: 'str', default: 'normal', choices: INIT_TYPE_CHOICES, group: model, help: 'network initialization' });
+  parser.addArgument('--init_type', { type: 'str', default: 'normal', choices: INIT_TYPES, group: model, help: 'network initialization' });
   parser.addArgument('--init_gain', { type: 'float', default: 0.02, group: model, help: 'scaling factor for normal, xavier and orthogonal' });
   parser.addArgument('--no_dropout', GENERATOR_ARGUMENTS.no_dropout);
 

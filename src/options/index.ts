@@ -1,4 +1,4 @@
-/** Command-line options: the parser, the reference's option sets, the plugin hooks and printing. */
+/** Command-line options: the parser, the reference's option sets, printing; the parse functions take the plugins' hooks (src/plugins.ts binds the registries'). */
 export { OptionParser } from './option_parser';
 export type { ArgumentSpec, Argument, OptionType, OptionValue, OptionValues, KnownParse } from './option_parser';
 export { OptionError, HelpRequested } from './option_errors';
@@ -8,18 +8,7 @@ export { addTrainOptions, createTrainParser } from './train_options';
 export type { TrainOptionValues } from './train_options';
 export { addTestOptions, createTestParser } from './test_options';
 export type { TestOptionValues } from './test_options';
-export {
-  MODEL_OPTION_HOOKS,
-  DATASET_OPTION_HOOKS,
-  modifyPix2pixOptions,
-  modifyCycleGanOptions,
-  modifyTestModelOptions,
-  modifyColorizationModelOptions,
-  modifyTemplateModelOptions,
-  modifyColorizationDatasetOptions,
-  checkColorizationDatasetOptions,
-  modifyTemplateDatasetOptions,
-} from './plugin_options';
+export { NO_OPTIONS } from './plugin_options';
 export type { Hook, OptionHook, PluginOptionValues } from './plugin_options';
 export {
   gatherOptions,
@@ -29,6 +18,6 @@ export {
   parseTrainOptions,
   parseTestOptions,
 } from './parse_options';
-export type { Options, TrainOptions, TestOptions, GatheredOptions, GatherConfig, ParseConfig, ParsedOptions } from './parse_options';
+export type { Options, TrainOptions, TestOptions, GatheredOptions, GatherConfig, ParseConfig, ParsedOptions, PluginHooks } from './parse_options';
 export { formatOptions, saveOptions, printOptions, OPTIONS_HEADER, OPTIONS_FOOTER } from './print_options';
 export { shellSplit } from './shell_split';

@@ -20,6 +20,8 @@ export interface ArgumentSpec {
   help?: string;
   /** Allowed values (after type conversion). */
   choices?: readonly (string | number)[];
+  /** Values accepted besides the listed choices (a grammar such as unet_<N>downs); help and errors list the choices. */
+  alsoAccepts?: (value: string | number) => boolean;
   /** Heading the option is listed under in formatHelp(). */
   group?: string;
   required?: boolean;
@@ -145,7 +147,7 @@ export class OptionParser {
       value = parsed;
     }
     if (spec.pattern && !spec.pattern.regex.test(raw)) throw expected(spec.pattern.what, flag, raw);
-    if (spec.choices && !spec.choices.includes(value as string | number)) {
+    if (spec.choices && !spec.choices.includes(value as string | number) && !spec.alsoAccepts?.(value as string | number)) {
       throw expected(`one of ${spec.choices.join(', ')}`, flag, raw);
     }
     if (spec.min !== undefined && typeof value === 'number' && !(value >= spec.min)) {

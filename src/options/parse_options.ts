@@ -8,7 +8,7 @@ import { randomInt } from 'crypto';
 import { BaseOptionValues } from './base_options';
 import { expected, OptionError } from './option_errors';
 import { OptionParser, OptionValues } from './option_parser';
-import { DATASET_OPTION_HOOKS, MODEL_OPTION_HOOKS, OptionHook, PluginOptionValues } from './plugin_options';
+import { OptionHook, PluginOptionValues } from './plugin_options';
 import { shellSplit } from './shell_split';
 import { createTestParser, TestOptionValues } from './test_options';
 import { createTrainParser, TrainOptionValues } from './train_options';
@@ -25,21 +25,30 @@ export type Options = BaseOptionValues & Partial<TrainOptionValues> & Partial<Te
 export type TrainOptions = BaseOptionValues & TrainOptionValues & PluginOptionValues & DerivedValues & { isTrain: true };
 export type TestOptions = BaseOptionValues & TestOptionValues & PluginOptionValues & DerivedValues & { isTrain: false };
 
+/** Narrows options to train options (every train flag is set when isTrain). */
+export function isTrainOptions(opt: Options): opt is TrainOptions {
+  return opt.isTrain;
+}
+
 /** What gatherOptions returns: the parsed flags and isTrain, before seed choice and device mapping. */
 export type GatheredOptions = Omit<Options, 'seed' | 'gpu_id_list'> & { seed: number | null };
 
-export interface GatherConfig {
+/** The option hooks of the plugins, by name (src/plugins.ts hands over the registries' hooks). */
+export interface PluginHooks {
+  /** Model plugins by --model name, in the order help and errors list them. */
+  modelHooks: Readonly<Record<string, OptionHook>>;
+  /** Dataset plugins by --dataset_mode name. */
+  datasetHooks: Readonly<Record<string, OptionHook>>;
+}
+
+export interface GatherConfig extends PluginHooks {
   isTrain: boolean;
-  /** Model plugins by --model name (default: cycle_gan, pix2pix, test, colorization, template). */
-  modelHooks?: Readonly<Record<string, OptionHook>>;
-  /** Dataset plugins by --dataset_mode name (default: unaligned, aligned, single, colorization, template). */
-  datasetHooks?: Readonly<Record<string, OptionHook>>;
   /** Program name shown in --help. */
   prog?: string;
 }
 
 /** How parseOptions reads a command line (train or test options, plugins, seed choice). */
-export interface ParseConfig extends Partial<GatherConfig> {
+export interface ParseConfig extends PluginHooks, Partial<Pick<GatherConfig, 'isTrain' | 'prog'>> {
   /** Picks the seed when --seed is not given (default: a random int in [0, 2^31)). */
   chooseSeed?: () => number;
 }
@@ -52,8 +61,7 @@ export interface ParsedOptions<T = Options> {
 
 /** The reference's gather_options, returning the final parser as well. */
 export function gatherOptionsWithParser(argv: readonly string[], config: GatherConfig): ParsedOptions<GatheredOptions> {
-  const modelHooks = config.modelHooks ?? MODEL_OPTION_HOOKS;
-  const datasetHooks = config.datasetHooks ?? DATASET_OPTION_HOOKS;
+  const { modelHooks, datasetHooks } = config;
   const plugins = { modelNames: Object.keys(modelHooks), datasetModes: Object.keys(datasetHooks) };
   const parser = config.isTrain ? createTrainParser(plugins, config.prog) : createTestParser(plugins, config.prog);
 
@@ -85,11 +93,11 @@ function resolveGpuIds(opt: OptionValues & { gpu_ids: string; device: string }):
 }
 
 /** The reference's BaseOptions.parse (without printing): argv may be an array or one shell-like string. */
-export function parseOptionsWithParser(argv: readonly string[] | string, config: ParseConfig = {}): ParsedOptions {
+export function parseOptionsWithParser(argv: readonly string[] | string, config: ParseConfig): ParsedOptions {
   const words = typeof argv === 'string' ? shellSplit(argv) : argv;
   const isTrain = config.isTrain ?? true;
   const { opt, parser } = gatherOptionsWithParser(words, { ...config, isTrain });
-  const values = opt as unknown as OptionValues & Options;
+  const values = opt as OptionValues & Options;
 
   if (values.seed === null) values.seed = (config.chooseSeed ?? (() => randomInt(0, 2 ** 31)))();
 
@@ -105,8 +113,7 @@ export function parseOptionsWithParser(argv: readonly string[] | string, config:
     values.name = `${values.name}_${formatted}`;
   }
 
-  const modelHooks = config.modelHooks ?? MODEL_OPTION_HOOKS;
-  const datasetHooks = config.datasetHooks ?? DATASET_OPTION_HOOKS;
+  const { modelHooks, datasetHooks } = config;
   modelHooks[values.model].checkOptions?.(values);
   datasetHooks[values.dataset_mode].checkOptions?.(values);
 
@@ -119,14 +126,14 @@ export function parseOptionsWithParser(argv: readonly string[] | string, config:
 }
 
 /** Parses a command line into final options; isTrain defaults to true. */
-export function parseOptions(argv: readonly string[] | string, config: ParseConfig = {}): Options {
+export function parseOptions(argv: readonly string[] | string, config: ParseConfig): Options {
   return parseOptionsWithParser(argv, config).opt;
 }
 
-export function parseTrainOptions(argv: readonly string[] | string, config: Omit<ParseConfig, 'isTrain'> = {}): ParsedOptions<TrainOptions> {
+export function parseTrainOptions(argv: readonly string[] | string, config: Omit<ParseConfig, 'isTrain'>): ParsedOptions<TrainOptions> {
   return parseOptionsWithParser(argv, { ...config, isTrain: true }) as ParsedOptions<TrainOptions>;
 }
 
-export function parseTestOptions(argv: readonly string[] | string, config: Omit<ParseConfig, 'isTrain'> = {}): ParsedOptions<TestOptions> {
+export function parseTestOptions(argv: readonly string[] | string, config: Omit<ParseConfig, 'isTrain'>): ParsedOptions<TestOptions> {
   return parseOptionsWithParser(argv, { ...config, isTrain: false }) as ParsedOptions<TestOptions>;
 }

@@ -1,28 +1,9 @@
 /**
- * The `modify_commandline_options` hooks of the reference's models and datasets (reference.md §2.4).
- * A model or dataset changes option defaults and adds its own flags here; gatherOptions calls the
- * chosen model's hook, re-parses, then the chosen dataset's hook. A model class with a static
- * `modifyCommandlineOptions` method can be used as a hook directly.
+ * What the options layer needs to know of a model or dataset plugin: its `modify_commandline_options` hook
+ * (reference.md §2.4). The hooks themselves live in the plugin files (src/models/*_model.ts, src/data/*_dataset.ts)
+ * and reach the parser through the registries (src/plugins.ts); this layer never imports them.
  */
-import { expected } from './option_errors';
 import { OptionParser, OptionValues } from './option_parser';
-
-/** Options that only exist once a model's or dataset's hook has added them. */
-export interface PluginOptionValues {
-  /** pix2pix / colorization (train): weight of the L1 loss. */
-  lambda_L1?: number;
-  /** cycle_gan (train): weight of the cycle losses A→B→A and B→A→B. */
-  lambda_A?: number;
-  lambda_B?: number;
-  /** cycle_gan (train): weight of the identity loss, relative to lambda_A / lambda_B. */
-  lambda_identity?: number;
-  /** test model: loads `[epoch]_net_G[model_suffix].pth`. */
-  model_suffix?: string;
-  /** template model (train). */
-  lambda_regression?: number;
-  /** template dataset. */
-  new_dataset_option?: number;
-}
 
 export interface OptionHook {
   /** Changes defaults and adds flags; runs before the options are final. */
@@ -34,82 +15,11 @@ export interface OptionHook {
 /** Short name used by gatherOptions' config (`modelHooks` / `datasetHooks`). */
 export type Hook = OptionHook;
 
-export function modifyPix2pixOptions(parser: OptionParser, isTrain: boolean): void {
-  // pix2pix paper: U-Net generator with batch norm on paired (aligned) images.
-  parser.setDefaults({ norm: 'batch', netG: 'unet_256', dataset_mode: 'aligned' });
-  if (isTrain) {
-    // No image pool and the cross-entropy GAN loss; L1 keeps the output close to the target.
-    parser.setDefaults({ pool_size: 0, gan_mode: 'vanilla' });
-    parser.addArgument('--lambda_L1', { type: 'float', default: 100.0, group: 'pix2pix', help: 'weight for L1 loss' });
-  }
-}
+/** A hook for plugins that add no options. */
+export const NO_OPTIONS: OptionHook = { modifyCommandlineOptions: () => undefined };
 
-export function modifyCycleGanOptions(parser: OptionParser, isTrain: boolean): void {
-  parser.setDefaults({ no_dropout: true }); // the CycleGAN paper uses no dropout
-  if (isTrain) {
-    const group = 'cycle_gan';
-    parser.addArgument('--lambda_A', { type: 'float', default: 10.0, group, help: 'weight for cycle loss (A -> B -> A)' });
-    parser.addArgument('--lambda_B', { type: 'float', default: 10.0, group, help: 'weight for cycle loss (B -> A -> B)' });
-    parser.addArgument('--lambda_identity', {
-      type: 'float', default: 0.5, group,
-      help: 'use identity mapping. Setting lambda_identity other than 0 has an effect of scaling the weight of the identity mapping loss',
-    });
-  }
-}
-
-export function modifyTestModelOptions(parser: OptionParser, isTrain: boolean): void {
-  // The test model holds one generator and no losses: it cannot be trained.
-  if (isTrain) throw expected('a trainable model (cycle_gan, pix2pix, colorization, template)', '--model', 'test', 'the test model only runs at test time');
-  parser.setDefaults({ dataset_mode: 'single' });
-  parser.addArgument('--model_suffix', {
-    type: 'str', default: '', group: 'test model',
-    help: 'In checkpoints_dir, [epoch]_net_G[model_suffix].pth will be loaded as the generator.',
-  });
-}
-
-export function modifyColorizationModelOptions(parser: OptionParser, isTrain: boolean): void {
-  modifyPix2pixOptions(parser, isTrain);
-  parser.setDefaults({ dataset_mode: 'colorization' });
-}
-
-export function modifyTemplateModelOptions(parser: OptionParser, isTrain: boolean): void {
-  parser.setDefaults({ dataset_mode: 'aligned' });
-  if (isTrain) parser.addArgument('--lambda_regression', { type: 'float', default: 1.0, group: 'template', help: 'weight for the regression loss' });
-}
-
-export function modifyColorizationDatasetOptions(parser: OptionParser): void {
-  // The colorization dataset reads L (1 channel) and predicts ab (2 channels) of Lab.
-  parser.setDefaults({ input_nc: 1, output_nc: 2, direction: 'AtoB' });
-}
-
-export function checkColorizationDatasetOptions(opt: OptionValues): void {
-  const why = 'the colorization dataset maps L to ab';
-  if (opt.input_nc !== 1) throw expected('1', '--input_nc', opt.input_nc, why);
-  if (opt.output_nc !== 2) throw expected('2', '--output_nc', opt.output_nc, why);
-  if (opt.direction !== 'AtoB') throw expected('AtoB', '--direction', opt.direction, why);
-}
-
-export function modifyTemplateDatasetOptions(parser: OptionParser): void {
-  parser.addArgument('--new_dataset_option', { type: 'float', default: 1.0, group: 'template dataset', help: 'new dataset option' });
-  parser.setDefaults({ max_dataset_size: 10, new_dataset_option: 2.0 });
-}
-
-const noOptions: OptionHook = { modifyCommandlineOptions: () => undefined };
-
-/** Models found by `--model <name>`, in the order they are listed in help and errors. */
-export const MODEL_OPTION_HOOKS: Readonly<Record<string, OptionHook>> = {
-  cycle_gan: { modifyCommandlineOptions: modifyCycleGanOptions },
-  pix2pix: { modifyCommandlineOptions: modifyPix2pixOptions },
-  test: { modifyCommandlineOptions: modifyTestModelOptions },
-  colorization: { modifyCommandlineOptions: modifyColorizationModelOptions },
-  template: { modifyCommandlineOptions: modifyTemplateModelOptions },
-};
-
-/** Datasets found by `--dataset_mode <name>`; unaligned/aligned/single add no options. */
-export const DATASET_OPTION_HOOKS: Readonly<Record<string, OptionHook>> = {
-  unaligned: noOptions,
-  aligned: noOptions,
-  single: noOptions,
-  colorization: { modifyCommandlineOptions: modifyColorizationDatasetOptions, checkOptions: checkColorizationDatasetOptions },
-  template: { modifyCommandlineOptions: modifyTemplateDatasetOptions },
-};
+/**
+ * Flags a plugin's hook added. Their types belong to the plugin (e.g. Pix2PixOptionValues, which the model reads
+ * through BaseModel<O>); here they are only known to exist.
+ */
+export type PluginOptionValues = { [flag: string]: unknown };

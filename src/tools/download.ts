@@ -13,13 +13,13 @@ import { sniffCheckpointFormat } from '../checkpoint/sniff';
 import { expected, OptionError } from '../options/option_errors';
 import { OptionParser, OptionValues } from '../options/option_parser';
 import { writeFileAtomic } from '../util/atomic_write';
-import { ArchiveError, checkArchiveIntegrity, extractArchive, isTemporarySiblingOf } from './archive';
+import { ArchiveError, checkArchiveIntegrity, extractArchive, isTemporarySiblingOf } from '../util/archive';
 import {
   DATASET_KINDS, DatasetEntry, DatasetKind, DEFAULT_MIRROR, describeDatasets, describeModels, findDataset, findModel,
   FID_INCEPTION_MODEL, fidInceptionUrl, MIRROR_ENV, ModelEntry, resolveMirror,
 } from './catalog';
 import { FID_WEIGHTS_FILE, FID_WEIGHTS_FOLDER } from '../metrics/fid_weights_location';
-import { DownloadError, downloadFile, formatBytes, sha256OfFile } from './http_download';
+import { DownloadError, downloadFile, formatBytes, sha256OfFile } from '../util/http_download';
 import { parseToolArgs, plural, PROCESS_IO, runTool, ToolIO } from './tool_args';
 
 const WHAT = ['dataset', 'model'] as const;

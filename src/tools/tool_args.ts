@@ -84,16 +84,7 @@ export async function runTool(name: string, io: ToolIO, body: () => Promise<numb
   }
 }
 
-/** "1 image" / "3 images". */
-export function plural(count: number, noun: string, nouns = `${noun}s`): string {
-  return `${count} ${count === 1 ? noun : nouns}`;
-}
-
-/** At most `max` names, then "… and N more", so one bad folder does not flood the terminal. */
-export function listSome(items: readonly string[], max = 20): string[] {
-  if (items.length <= max) return [...items];
-  return [...items.slice(0, max), `… and ${items.length - max} more`];
-}
+export { listSome, plural } from '../util/text';
 
 /** Cores available to this process (at least 1). */
 export function defaultWorkerCount(): number {

@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'worker_threads';
 import type { RawImage8 } from '../data/image';
 import { serializeError, SerializedError } from '../errors';
 import type { Options } from '../options/parse_options';
-import { visualToImage } from '../util/visuals';
+import { visualToImage } from '../inference/visuals';
 import { EpochInfo, IterationInfo, runTrainingLoop, StopSignal, TrainingLoopCallbacks, TrainResult } from './trainer';
 import type { ValidationInfo } from './validation';
 

@@ -4,11 +4,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createDataLoader, DataLoader } from '../data/data_loader';
 import { createDataset } from '../data/create_dataset';
-import type { DataOptions } from '../data/base_dataset';
 import { DistributedTraining } from '../distributed/data_parallel';
-import { createModel } from '../models';
+import { createModel, findModelPlugin } from '../models';
 import type { BaseModel } from '../models/base_model';
-import { parseOptionsWithParser, Options } from '../options/parse_options';
+import type { Options } from '../options/parse_options';
+import { parseOptionsWithParser } from '../plugins';
 import { expected } from '../options/option_errors';
 import { formatOptions, saveOptions } from '../options/print_options';
 import type { OptionParser } from '../options/option_parser';
@@ -17,12 +17,13 @@ import type { Tensor } from '../tensor';
 import { removeStaleTemporaries } from '../util/atomic_write';
 import { ProgressBar } from '../util/progress';
 import { PythonRandom } from '../util/python_random';
-import { formatLrChange } from '../util/schedulers';
+import { formatLrChange } from '../models/schedulers';
 import { loadTrainingState, readTrainingStateMeta, saveTrainingState, statePath, TrainingCounters } from './training_state';
 import { formatValidation, ValidationInfo, Validator } from './validation';
 import { Visualizer } from './visualizer';
-import { quickCheckDataset } from '../tools/check_data';
+import { quickCheckDataset } from '../data/dataset_check';
 import { applyCheckpointDescription } from '../inference/self_describing';
+import { loadLabel } from '../checkpoint/run_checkpoints';
 import { shellSplit } from '../options/shell_split';
 
 /** After one optimization step (plain data). */
@@ -90,11 +91,6 @@ export interface TrainResult {
   /** Seconds spent waiting for data, and in total. */
   dataSeconds: number;
   seconds: number;
-}
-
-/** The networks whose checkpoints describe the architecture options of a resumed run (one of each kind). */
-function continuedNetworks(opt: Options): string[] {
-  return opt.model === 'cycle_gan' ? ['G_A', 'D_A'] : opt.model === 'pix2pix' ? ['G', 'D'] : ['G'];
 }
 
 const NAN_ADVICE = 'the last saved checkpoint is kept unchanged; lower --lr or use --nan_policy skip';
@@ -198,20 +194,20 @@ export async function runTrainingLoop(options: Options | string | readonly strin
   log(`seed: ${opt.seed}`);
   manualSeed(opt.seed);
   // A resumed run rebuilds the networks its checkpoints describe; flags given on the command line win.
-  if (opt.continue_train) for (const name of continuedNetworks(opt)) for (const note of applyCheckpointDescription(opt, argv, name)) log(note);
+  if (opt.continue_train) for (const name of findModelPlugin(opt.model).describingNetworks(opt)) for (const note of applyCheckpointDescription(opt, argv, name)) log(note);
   log(formatOptions(opt, parser));
   if (!dist || dist.isMain) saveOptions(opt, parser);
 
   // The cheap part of `img2img check-data` (headers only): fail before a long run starts, not hours into it.
-  const check = quickCheckDataset(opt as never);
+  const check = quickCheckDataset(opt);
   for (const w of check.warnings) log(`warning: ${w}`);
   if (check.errors.length) {
     throw new Error(`the dataset is not usable (img2img check-data --dataroot ${opt.dataroot} --dataset_mode ${opt.dataset_mode} for a full report):\n  ` +
       check.errors.slice(0, 10).join('\n  ') + (check.errors.length > 10 ? `\n  … and ${check.errors.length - 10} more` : ''));
   }
   const dataRng = new PythonRandom(opt.seed);
-  const dataset = createDataset(opt as unknown as DataOptions, dataRng);
-  const loader: DataLoader = createDataLoader(opt as unknown as DataOptions, dataset, dist ? { sampler: dist.sampler } : undefined);
+  const dataset = createDataset(opt, dataRng);
+  const loader: DataLoader = createDataLoader(opt, dataset, dist ? { sampler: dist.sampler } : undefined);
   log(`The number of training images = ${loader.length}`);
 
   const model = createModel(opt);
@@ -236,8 +232,7 @@ export async function runTrainingLoop(options: Options | string | readonly strin
     let lastStateFile: string | null = null;
 
     if (opt.continue_train) {
-      const suffix = opt.load_iter > 0 ? `iter_${opt.load_iter}` : opt.epoch;
-      const file = statePath(model.saveDir, suffix);
+      const file = statePath(model.saveDir, loadLabel(opt));
       if (fs.existsSync(file)) {
         const meta = loadTrainingState(file, model);
         lastStateFile = file;
@@ -259,7 +254,7 @@ export async function runTrainingLoop(options: Options | string | readonly strin
 
     // As DDP: every rank starts from rank 0's weights (after init or loading) and checks that it set up the same run.
     dist?.prepare(model, { datasetLength: loader.length, batchesPerEpoch: loader.batchesPerEpoch, startEpoch, lastEpoch, totalIters });
-    const visualizer = new Visualizer(opt as never, dist?.rank ?? 0);
+    const visualizer = new Visualizer(opt, dist?.rank ?? 0);
     callbacks.onStart?.({ opt, model, datasetSize: loader.length, startEpoch, lastEpoch });
     const batchSize = opt.batch_size;
     const printFreq = opt.print_freq!, displayFreq = opt.display_freq!, htmlFreq = opt.update_html_freq!;

@@ -6,16 +6,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { BaseModel } from '../models/base_model';
 import type { PythonRandomState } from '../util/python_random';
-import type { SchedulerState } from '../util/schedulers';
+import type { SchedulerState } from '../models/schedulers';
 import { readStateDictRaw, writeSafetensorsRaw } from '../checkpoint';
 import type { RawStateDict, RawTensor } from '../checkpoint/raw_tensor';
 import { networkToRaw } from '../checkpoint/network_checkpoint';
+import { STATE_KEY, trainingStateFileName } from '../checkpoint/run_checkpoints';
 import { getRngState, setRngState } from '../runtime';
 import { Tensor } from '../tensor';
 import type { LossScalerState } from '../loss_scaler';
 
-/** safetensors metadata key that marks a training-state file. */
-export const STATE_KEY = 'img2img_training_state';
 
 export interface TrainingCounters {
   /** Epoch the state belongs to. */
@@ -47,7 +46,7 @@ export interface TrainingStateMeta extends TrainingCounters {
 }
 
 export function statePath(saveDir: string, epoch: string | number): string {
-  return path.join(saveDir, `${epoch}_state.safetensors`);
+  return path.join(saveDir, trainingStateFileName(epoch));
 }
 
 function raw(t: Tensor): RawTensor {

@@ -15,10 +15,11 @@ import { FidInception } from '../metrics/fid_inception';
 import { resolveFidWeightsPath } from '../metrics/fid_weights_location';
 import { MetricError } from '../metrics/metric_errors';
 import type { BaseModel } from '../models/base_model';
-import { sidecarPath, networkFileName } from '../checkpoint/network_checkpoint';
+import { sidecarPath } from '../checkpoint/network_checkpoint';
+import { networkFileName } from '../checkpoint/run_checkpoints';
 import type { Options } from '../options/parse_options';
 import { PythonRandom } from '../util/python_random';
-import { visualToImage } from '../util/visuals';
+import { visualToImage } from '../inference/visuals';
 
 /** One validation (--val_freq): the metric on the validation split and the best so far. */
 export interface ValidationInfo {
@@ -80,10 +81,10 @@ export class Validator {
 
   private async translate(model: BaseModel): Promise<{ real: RawImage8[]; fake: RawImage8[] }> {
     // As test.py: one image at a time, in order, unflipped, no random crop (load_size = crop_size).
-    const valOpt = {
+    const valOpt: DataOptions = {
       ...this.opt, phase: this.opt.val_phase ?? 'val', serial_batches: true, no_flip: true, batch_size: 1, num_threads: 0,
-      load_size: this.opt.crop_size, isTrain: false,
-    } as unknown as DataOptions;
+      load_size: this.opt.crop_size,
+    };
     const dataset = createDataset(valOpt, new PythonRandom(this.opt.seed));
     const loader = createDataLoader(valOpt, dataset);
     const real: RawImage8[] = [], fake: RawImage8[] = [];

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { HTML } from '../util/html';
 import { formatLossLine, LossLog } from '../util/loss_log';
 import { writeFileAtomic } from '../util/atomic_write';
-import { visualToPng } from '../util/visuals';
+import { visualToPng } from '../inference/visuals';
 import type { Tensor } from '../tensor';
 
 export interface VisualizerOptions {

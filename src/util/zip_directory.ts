@@ -1,6 +1,6 @@
 /**
  * The one ZIP central-directory reader: torch.save checkpoints (src/checkpoint/zip.ts, bytes in memory) and
- * CycleGAN dataset archives (src/tools/archive.ts, files of gigabytes read through a descriptor) both list
+ * CycleGAN dataset archives (src/util/archive.ts, files of gigabytes read through a descriptor) both list
  * their entries here.
  *
  * It trusts nothing: every offset and size is checked against the file before it is used, names are unique,

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Browser, Page } from 'playwright-core';
 import { saveNetworkCheckpoint } from '../../src/checkpoint/network_checkpoint';
-import { startTranslateServer, TranslateServer } from '../../src/dashboard/translate_server';
+import { startTranslateServer, TranslateServer } from '../../src/serve/translate_server';
 import { defineG } from '../../src/networks';
 import { manualSeed } from '../../src/runtime';
 import { REPO_ROOT } from '../helpers/paths';

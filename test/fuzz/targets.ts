@@ -1,6 +1,6 @@
 /**
  * What the fuzzer feeds: the image decoders' public entry point (src/data/image_io.ts), the checkpoint readers
- * (src/checkpoint: .pth zip and legacy, safetensors), and the archive reader (src/tools/archive.ts, extracting
+ * (src/checkpoint: .pth zip and legacy, safetensors), and the archive reader (src/util/archive.ts, extracting
  * into a scratch folder). A target may fail only with a clean error: one of the project's error classes, or an
  * error whose `code` starts with ERR_IMG2IMG_. Anything else (a TypeError, a RangeError, a plain Error) is a bug.
  */
@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readStateDictRaw } from '../../src/checkpoint';
 import { decodeImage } from '../../src/data/image_io';
-import { checkArchiveIntegrity, extractArchive } from '../../src/tools/archive';
+import { checkArchiveIntegrity, extractArchive } from '../../src/util/archive';
 
 export type TargetName = 'image' | 'checkpoint' | 'archive' | 'selftest';
 export const FUZZ_TARGETS: readonly TargetName[] = ['image', 'checkpoint', 'archive'];

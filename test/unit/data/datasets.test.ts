@@ -13,6 +13,7 @@ import { createDataset } from '../../../src/data/create_dataset';
 import { ImageFileError } from '../../../src/data/image_errors';
 import { readImageFile, toRGB8 } from '../../../src/data/image_io';
 import { SingleDataset } from '../../../src/data/single_dataset';
+import { TemplateDataset } from '../../../src/data/template_dataset';
 import { applyTransform, toNormalizedTensor } from '../../../src/data/transforms';
 import { UnalignedDataset } from '../../../src/data/unaligned_dataset';
 import { PythonRandom } from '../../../src/util/python_random';
@@ -249,9 +250,17 @@ describe('data/datasets', function () {
     const ds = createDataset(dataOptions({ dataroot: path.join(root, 'aligned'), dataset_mode: 'aligned' }), new PythonRandom(0));
     assert.ok(ds instanceof AlignedDataset);
     assert.throws(
-      () => createDataset(dataOptions({ dataroot: root, dataset_mode: 'template' }), new PythonRandom(0)),
-      /Expected one of aligned, unaligned, single, colorization for --dataset_mode but received 'template'/,
+      () => createDataset(dataOptions({ dataroot: root, dataset_mode: 'paired' }), new PythonRandom(0)),
+      /Expected one of unaligned, aligned, single, colorization, template for --dataset_mode but received 'paired'/,
     );
+  });
+
+  it('every --dataset_mode the parser accepts builds a dataset: template pairs each image with itself', async () => {
+    const ds = createDataset(dataOptions({ dataroot: path.join(root, 'aligned'), dataset_mode: 'template' }), new PythonRandom(0));
+    assert.ok(ds instanceof TemplateDataset);
+    const item = await ds.get(0);
+    assert.deepStrictEqual(item.A, item.B);
+    assert.strictEqual(item.A_paths, item.B_paths);
   });
 
   it('get() refuses indexes outside the dataset', async () => {

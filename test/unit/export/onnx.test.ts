@@ -16,7 +16,8 @@ import { checkOnnxInputSize, readOnnxContract } from '../../../src/export/onnx_c
 import { exportOnnx, exportOnnxBytes } from '../../../src/export/onnx_export';
 import { OnnxGraph } from '../../../src/export/onnx_graph';
 import { Generator, LoadGeneratorOptions, loadGenerator } from '../../../src/inference/generator';
-import { cropCHW, reflectPadCHW, roundUp, sizeMultiple } from '../../../src/inference/padding';
+import { cropCHW, reflectPadCHW, roundUp } from '../../../src/inference/padding';
+import { sizeMultiple } from '../../../src/architectures';
 import { defineG, GeneratorOptions } from '../../../src/networks';
 import { manualSeed } from '../../../src/runtime';
 import { noGrad, Tensor } from '../../../src/tensor';

@@ -7,7 +7,7 @@ import { writePthRaw } from '../../../src/checkpoint';
 import type { RawImage8 } from '../../../src/data/image';
 import { decodeImage, encodeJpeg, encodePng } from '../../../src/data/image_io';
 import { evaluate, evaluateResults, EvaluateResult, resultSets } from '../../../src/metrics/evaluate';
-import { evalCommand } from '../../../src/metrics/eval_command';
+import { evalCommand } from '../../../src/tools/eval';
 import { FID_WEIGHTS_FILE } from '../../../src/metrics/fid_weights_location';
 import { polynomialMmd } from '../../../src/metrics/frechet';
 import { l1, psnr, ssim } from '../../../src/metrics/image_metrics';

@@ -12,10 +12,11 @@ import {
   parseOptionsWithParser,
   parseTestOptions,
   parseTrainOptions,
-} from '../../../src/options/parse_options';
+} from '../../../src/plugins';
 import { HelpRequested } from '../../../src/options/option_errors';
 import { OptionParser } from '../../../src/options/option_parser';
-import { OptionHook, MODEL_OPTION_HOOKS } from '../../../src/options/plugin_options';
+import type { OptionHook } from '../../../src/options/plugin_options';
+import { PLUGIN_HOOKS } from '../../../src/plugins';
 
 const TRAIN_FIXTURES = path.join(SHARED, 'fixtures', 'parity', 'train');
 /** Keys of the fixtures that depend on the machine that produced them, not on parsing. */
@@ -212,7 +213,7 @@ describe('options/parse_options', () => {
         checkOptions(opt) { calls.push(`check:${opt.lambda_mine}`); },
       };
       const opt = parseOptions(['--dataroot', 'd', '--model', 'mine', '--lambda_mine', '4'],
-        { modelHooks: { ...MODEL_OPTION_HOOKS, mine }, ...fixedSeed }) as unknown as Record<string, unknown>;
+        { modelHooks: { ...PLUGIN_HOOKS.modelHooks, mine }, ...fixedSeed }) as unknown as Record<string, unknown>;
       assert.deepStrictEqual([opt.netG, opt.lambda_mine], ['unet_128', 4]);
       assert.deepStrictEqual(calls, ['modify:true', 'check:4']);
     });

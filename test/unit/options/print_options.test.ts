@@ -7,7 +7,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseOptionsWithParser } from '../../../src/options/parse_options';
+import { parseOptionsWithParser } from '../../../src/plugins';
 import { formatOptions, printOptions, saveOptions } from '../../../src/options/print_options';
 import { OptionParser } from '../../../src/options/option_parser';
 import { PYTHON, runPython } from '../../helpers/run_python';

@@ -5,7 +5,8 @@ import * as path from 'path';
 import { RawImage8 } from '../../../src/data/image';
 import { encodePng } from '../../../src/data/image_io';
 import { sortLikePython } from '../../../src/data/make_dataset';
-import { checkDataCommand, checkDataset, quickCheckDataset } from '../../../src/tools/check_data';
+import { checkDataCommand, checkDataset } from '../../../src/tools/check_data';
+import { quickCheckDataset } from '../../../src/data/dataset_check';
 import { SHARED } from '../../helpers/paths';
 import { captureIO, removeTempDirs, tempDir } from './helpers/tool_io';
 

@@ -1,8 +1,8 @@
 // The translate page: pick, drop or paste an image; it is POSTed as it is and the translation is shown next to
 // it. Errors from the server ({"error": message}) are shown in the page with their status.
-import { IMAGE_INPUT_WIRING, IMAGE_PAIR_HTML } from './image_input_script';
-import type { Asset } from './http_util';
-import { BASE_CSS } from './page_style';
+import { IMAGE_INPUT_WIRING, IMAGE_PAIR_HTML } from '../web/image_input_script';
+import type { Asset } from '../web/http_util';
+import { BASE_CSS } from '../web/page_style';
 
 export const TRANSLATE_HTML: Asset = {
   type: 'text/html; charset=utf-8',

@@ -7,11 +7,11 @@ import * as path from 'path';
 import { addFidWeightsOption } from '../options/metric_options';
 import { expected } from '../options/option_errors';
 import { OptionParser } from '../options/option_parser';
-import { parseToolArgs, PROCESS_IO, runTool, ToolIO } from '../tools/tool_args';
+import { parseToolArgs, PROCESS_IO, runTool, ToolIO } from './tool_args';
 import { writeFileAtomic } from '../util/atomic_write';
-import { evaluateSets, EvaluateResult, folderSets, METRICS, MetricName, resultSets } from './evaluate';
-import { FID_WEIGHTS_ENV, FID_WEIGHTS_FILE, resolveFidWeightsPath } from './fid_weights_location';
-import { KID_DEFAULTS } from './frechet';
+import { evaluateSets, EvaluateResult, folderSets, METRICS, MetricName, resultSets } from '../metrics/evaluate';
+import { FID_WEIGHTS_ENV, FID_WEIGHTS_FILE, resolveFidWeightsPath } from '../metrics/fid_weights_location';
+import { KID_DEFAULTS } from '../metrics/frechet';
 
 function buildParser(): OptionParser {
   const description = [

@@ -1,7 +1,7 @@
 // img2img serve --onnx g.onnx: the in-browser translate page until Ctrl-C (SIGINT) or SIGTERM.
 import { OptionParser } from '../options/option_parser';
-import { parseToolArgs, PROCESS_IO, runTool, ToolIO } from '../tools/tool_args';
-import { startOnnxPageServer } from './onnx_page_server';
+import { parseToolArgs, PROCESS_IO, runTool, ToolIO } from './tool_args';
+import { startOnnxPageServer } from '../export/onnx_page_server';
 
 function buildParser(): OptionParser {
   const parser = new OptionParser('img2img serve --onnx',

@@ -9,7 +9,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
-import { formatDuration } from '../util/progress';
+import { formatDuration } from './progress';
 
 export interface ProgressSink {
   write(text: string): unknown;

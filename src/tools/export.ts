@@ -1,9 +1,9 @@
 // img2img export: a generator checkpoint (file or run folder) to ONNX, with the tools' flag parsing and exit codes.
 import { OptionParser } from '../options/option_parser';
 import { expected } from '../options/option_errors';
-import { parseToolArgs, PROCESS_IO, runTool, ToolIO } from '../tools/tool_args';
+import { parseToolArgs, PROCESS_IO, runTool, ToolIO } from './tool_args';
 import { loadGenerator } from '../inference/generator';
-import { DEFAULT_OPSET, exportOnnx, MAX_OPSET, MIN_OPSET, parseSize } from './onnx_export';
+import { DEFAULT_OPSET, exportOnnx, MAX_OPSET, MIN_OPSET, parseSize } from '../export/onnx_export';
 
 function buildParser(): OptionParser {
   const parser = new OptionParser(

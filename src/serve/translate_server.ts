@@ -9,11 +9,11 @@ import { ImageFileError } from '../data/image_errors';
 import { Generator, loadGenerator } from '../inference/generator';
 import type { Precision } from '../precision';
 import type { ArchitectureOptions } from '../inference/load_network';
-import type { Device } from '../architectures';
+import type { Device } from '../device';
 import {
   closeServer, formatBytes, guardClientErrors, guardHandler, HttpError, listen, requestPath, sendAsset, sendBuffer, sendError, sendJson,
   SERVER_TIMEOUTS, urlOf,
-} from './http_util';
+} from '../web/http_util';
 import { TRANSLATE_CSS, TRANSLATE_HTML, TRANSLATE_JS } from './translate_page';
 
 /** Uploads received and waiting or translating at once; more get a 503 (each holds up to the upload limit). */

@@ -1,12 +1,12 @@
-/** tools/archive: zip and tar.gz extraction, and every way a hostile archive is refused with nothing written. */
+/** util/archive: zip and tar.gz extraction, and every way a hostile archive is refused with nothing written. */
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { ArchiveError, checkEntryName, extractArchive, sniffArchive } from '../../../src/tools/archive';
+import { ArchiveError, checkEntryName, extractArchive, sniffArchive } from '../../../src/util/archive';
 import { crc32 } from '../../../src/util/crc32';
-import { makeTar, makeTarGz, makeZip } from './helpers/archives';
-import { listTree, removeTempDirs, tempDir } from './helpers/tool_io';
+import { makeTar, makeTarGz, makeZip } from '../tools/helpers/archives';
+import { listTree, removeTempDirs, tempDir } from '../tools/helpers/tool_io';
 
 /** Writes `bytes` as an archive file in a fresh folder; returns it and the (not yet existing) destination. */
 function setup(name: string, bytes: Buffer): { archive: string; dest: string; parent: string } {
@@ -32,7 +32,7 @@ async function assertRefused(bytes: Buffer, name: string, entry: string, problem
   assert.deepStrictEqual(fs.readdirSync(parent).sort(), [name, 'out'].sort(), 'nothing may be written next to the archive');
 }
 
-describe('tools/archive', () => {
+describe('util/archive', () => {
   after(removeTempDirs);
 
   it('computes CRC-32 like zlib (check value of "123456789")', () => {

@@ -8,9 +8,9 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { ArchiveError, checkArchiveIntegrity, extractArchive, ExtractOptions } from '../../../src/tools/archive';
-import { makeTar, makeTarGz, makeZip } from './helpers/archives';
-import { listTree, removeTempDirs, tempDir } from './helpers/tool_io';
+import { ArchiveError, checkArchiveIntegrity, extractArchive, ExtractOptions } from '../../../src/util/archive';
+import { makeTar, makeTarGz, makeZip } from '../tools/helpers/archives';
+import { listTree, removeTempDirs, tempDir } from '../tools/helpers/tool_io';
 
 /** Seconds and resident megabytes a refusal may take: far below what the bombs would need. */
 const MAX_SECONDS = 5;
@@ -51,7 +51,7 @@ async function assertRefused(bytes: Buffer, name: string, problem: RegExp, opts:
 /** Random (incompressible) bytes, so the gzip stream is as long as the data. */
 const noise = (n: number): Buffer => randomBytes(n);
 
-describe('tools/archive: hostile archives (issue 15)', () => {
+describe('util/archive: hostile archives (issue 15)', () => {
   after(removeTempDirs);
 
   describe('item 9: corruption a tar reader alone cannot see', () => {

@@ -1,10 +1,10 @@
-/** tools/http_download against a local server: redirects, errors, cut bodies, resume with Range, progress. */
+/** util/http_download against a local server: redirects, errors, cut bodies, resume with Range, progress. */
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DownloadError, downloadFile, formatBytes, parseContentRange, partFileOf } from '../../../src/tools/http_download';
-import { startServer, TestServer } from './helpers/http_server';
-import { removeTempDirs, tempDir } from './helpers/tool_io';
+import { DownloadError, downloadFile, formatBytes, parseContentRange, partFileOf } from '../../../src/util/http_download';
+import { startServer, TestServer } from '../tools/helpers/http_server';
+import { removeTempDirs, tempDir } from '../tools/helpers/tool_io';
 
 function payload(size: number): Buffer {
   const out = Buffer.alloc(size);
@@ -12,7 +12,7 @@ function payload(size: number): Buffer {
   return out;
 }
 
-describe('tools/http_download', () => {
+describe('util/http_download', () => {
   let server: TestServer;
   const body = payload(300_000);
 

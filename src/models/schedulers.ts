@@ -9,7 +9,7 @@
  * `e` (lastEpoch) is the number of steps taken; construction counts as PyTorch's initial step (e = 0).
  */
 import { OptionError } from '../options/option_errors';
-import { pythonFixed } from './python_format';
+import { pythonFixed } from '../util/python_format';
 
 export const LR_POLICIES = ['linear', 'step', 'plateau', 'cosine'] as const;
 export type LrPolicy = (typeof LR_POLICIES)[number];

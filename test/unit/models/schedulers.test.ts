@@ -8,8 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { SHARED } from '../../helpers/paths';
 import { PYTHON, runPythonJson } from '../../helpers/run_python';
-import { parseTrainOptions } from '../../../src/options/parse_options';
-import { createScheduler, formatLrChange, LrScheduler, SchedulerOptions } from '../../../src/util/schedulers';
+import { parseTrainOptions } from '../../../src/plugins';
+import { createScheduler, formatLrChange, LrScheduler, SchedulerOptions } from '../../../src/models/schedulers';
 
 const SCHEDULER_FIXTURES = path.join(SHARED, 'fixtures', 'parity', 'schedulers');
 

@@ -26,9 +26,9 @@ import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
 import { createGunzip, createInflateRaw } from 'zlib';
-import { crc32 } from '../util/crc32';
+import { crc32 } from './crc32';
 import {
-  descriptorSource, END_OF_CENTRAL_DIRECTORY_SIGNATURE, LOCAL_HEADER_SIGNATURE, METHOD_DEFLATE, METHOD_STORED, readZipDirectory, ZipEntry, ZipFormatError, ZipSource } from '../util/zip_directory';
+  descriptorSource, END_OF_CENTRAL_DIRECTORY_SIGNATURE, LOCAL_HEADER_SIGNATURE, METHOD_DEFLATE, METHOD_STORED, readZipDirectory, ZipEntry, ZipFormatError, ZipSource } from './zip_directory';
 
 
 export type ArchiveFormat = 'zip' | 'tar.gz' | 'tar';
