@@ -2,6 +2,8 @@
 
 #include <ATen/Context.h>
 
+#include "phase_conv.h"
+
 namespace img2img {
 
 bool PrepackApplies(const torch::Tensor& x, const torch::Tensor& weight) {
@@ -46,9 +48,15 @@ bool PrepackableOptions(const torch::nn::detail::ConvNdOptions<2>& o) {
 }  // namespace
 
 torch::Tensor FastConv2dImpl::forward(const torch::Tensor& x) {
-  if (PrepackableOptions(options) && PrepackApplies(x, weight) && x.size(1) == weight.size(1)) {
+  if (!PrepackableOptions(options)) return torch::nn::Conv2dImpl::forward(x);
+  const torch::IntArrayRef stride = *options.stride();
+  const torch::IntArrayRef padding = *c10::get<torch::ExpandingArray<2>>(options.padding());
+  if (PhaseConvApplies(x, weight, stride, padding))
+    return PhaseConv2d(x, weight, bias, padding, packed_);
+  if (WinogradApplies(x, weight, stride)) return winograd_.Conv(x, weight, bias, padding);
+  if (PrepackApplies(x, weight) && x.size(1) == weight.size(1)) {
     const torch::Tensor w = weight;
-    return packed_.Conv(x, w, [w] { return w; }, bias, *options.stride(), *c10::get<torch::ExpandingArray<2>>(options.padding()));
+    return packed_.Conv(x, w, [w] { return w; }, bias, stride, padding);
   }
   return torch::nn::Conv2dImpl::forward(x);
 }
