@@ -61,6 +61,17 @@ torch::Tensor FastConv2dImpl::forward(const torch::Tensor& x) {
   return torch::nn::Conv2dImpl::forward(x);
 }
 
+torch::Tensor FastConv2dImpl::ForwardReflectionPadded(const torch::Tensor& x, torch::IntArrayRef pad) {
+  const bool fusable = PrepackableOptions(options) && pad.size() == 4 && pad[0] == pad[1] && pad[1] == pad[2] &&
+                       pad[2] == pad[3] && x.dim() == 4 && pad[0] < x.size(2) && pad[0] < x.size(3);
+  if (fusable) {
+    const auto& own = *c10::get<torch::ExpandingArray<2>>(options.padding());
+    if (own[0] == 0 && own[1] == 0 && WinogradApplies(x, weight, *options.stride()))
+      return winograd_.Conv(x, weight, bias, {pad[0], pad[0]}, /*reflect=*/true);
+  }
+  return forward(torch::reflection_pad2d(x, pad));
+}
+
 torch::Tensor FastConv2dImpl::ForwardBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn) {
   const bool foldable = !bn.is_training() && bn.options.affine() && bn.options.track_running_stats() && !bias.defined() &&
                         PrepackableOptions(options) && PrepackApplies(x, weight) && x.size(1) == weight.size(1);

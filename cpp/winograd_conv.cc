@@ -2,7 +2,9 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 
 namespace img2img {
 
@@ -81,7 +83,7 @@ bool WinogradApplies(const torch::Tensor& x, const torch::Tensor& weight, torch:
 }
 
 torch::Tensor WinogradWeight::Conv(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                                   torch::IntArrayRef padding) {
+                                   torch::IntArrayRef padding, bool reflect) {
   torch::Tensor u;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -97,25 +99,49 @@ torch::Tensor WinogradWeight::Conv(const torch::Tensor& x, const torch::Tensor& 
   const int64_t ho = x.size(2) + 2 * ph - 2, wo = x.size(3) + 2 * pw - 2;
   TORCH_CHECK(ho > 0 && wo > 0, "Winograd convolution: input smaller than the kernel");
   const int64_t th = (ho + kWinoOut - 1) / kWinoOut, tw = (wo + kWinoOut - 1) / kWinoOut, tiles = n * th * tw;
-  // Zero-pad once to whole tiles (the conv's own padding plus the last tile's overhang): every tile is interior.
-  const int64_t hp = th * kWinoOut + 2, wp = tw * kWinoOut + 2;
-  const torch::Tensor xp =
-      torch::constant_pad_nd(x.contiguous(), {pw, wp - x.size(3) - pw, ph, hp - x.size(2) - ph}).contiguous();
+  // Each tile row reads 6 rows of the input padded to whole tiles (the padding, then zeros for the last tile's
+  // overhang), built on the fly in a small buffer instead of a padded copy of the whole input.
+  const int64_t h = x.size(2), w = x.size(3), wp = tw * kWinoOut + 2;
+  TORCH_CHECK(!reflect || (ph < h && pw < w), "Winograd convolution: reflection padding must be smaller than the input");
+  const torch::Tensor xc = x.contiguous();
 
   // V[e, ci, tile] = (B^T d B)[e] for each input tile d of channel ci.
   torch::Tensor v = torch::empty({kWinoElems, c, tiles}, x.options());
   {
-    const float* src = xp.data_ptr<float>();
+    const float* src = xc.data_ptr<float>();
     float* dst = v.data_ptr<float>();
+    // Padded coordinate -> input coordinate, or -1 for a zero.
+    auto source = [reflect](int64_t padded, int64_t pad, int64_t size) -> int64_t {
+      int64_t s = padded - pad;
+      if (s < -pad || s >= size + pad) return -1;  // the tile overhang: zeros in both modes
+      if (s >= 0 && s < size) return s;
+      if (!reflect) return -1;
+      return s < 0 ? -s : 2 * (size - 1) - s;
+    };
+    std::vector<int64_t> colSource(wp);
+    for (int64_t xw = 0; xw < wp; ++xw) colSource[xw] = source(xw, pw, w);
     at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> rows(kWinoIn * wp);  // B^T applied down the 6 rows of one tile row, every column
+      std::vector<float> padded(kWinoIn * wp);  // the 6 padded input rows of one tile row
+      std::vector<float> rows(kWinoIn * wp);    // B^T applied down those rows, every column
       for (int64_t plane = begin; plane < end; ++plane) {
         const int64_t b = plane / c, ci = plane % c;
-        const float* in = src + plane * hp * wp;
+        const float* in = src + plane * h * w;
         for (int64_t i = 0; i < th; ++i) {
+          for (int64_t r = 0; r < kWinoIn; ++r) {
+            float* row = padded.data() + r * wp;
+            const int64_t sr = source(i * kWinoOut + r, ph, h);
+            if (sr < 0) {
+              std::fill(row, row + wp, 0.f);
+              continue;
+            }
+            const float* srcRow = in + sr * w;
+            for (int64_t xw = 0; xw < pw; ++xw) row[xw] = colSource[xw] < 0 ? 0.f : srcRow[colSource[xw]];
+            std::memcpy(row + pw, srcRow, w * sizeof(float));
+            for (int64_t xw = pw + w; xw < wp; ++xw) row[xw] = colSource[xw] < 0 ? 0.f : srcRow[colSource[xw]];
+          }
           float* rowOut[kWinoIn];
           for (int64_t a = 0; a < kWinoIn; ++a) rowOut[a] = rows.data() + a * wp;
-          InputTransform1d(in + i * kWinoOut * wp, wp, 1, rowOut, 1, wp);
+          InputTransform1d(padded.data(), wp, 1, rowOut, 1, wp);
           const int64_t t0 = (b * th + i) * tw;
           for (int64_t a = 0; a < kWinoIn; ++a) {
             float* colOut[kWinoIn];

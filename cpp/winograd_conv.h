@@ -24,10 +24,11 @@ bool Winograd();
 // version changes (optimizer step, load).
 class WinogradWeight {
  public:
-  // [sync] conv2d(x, weight, bias, stride 1, `padding` zeros) by F(4x4, 3x3). Any thread may call; the cache is
-  // guarded by a mutex; the result owns its tensor.
+  // [sync] conv2d(x, weight, bias, stride 1) by F(4x4, 3x3) over x padded by `padding` zeros, or with `reflect`
+  // by `padding` reflected rows and columns (ReflectionPad2d fused in: the transform reads the reflected input, no
+  // padded copy). Any thread may call; the cache is guarded by a mutex; the result owns its tensor.
   torch::Tensor Conv(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     torch::IntArrayRef padding);
+                     torch::IntArrayRef padding, bool reflect = false);
 
  private:
   std::mutex mutex_;
