@@ -41,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setCudnnBenchmark", Napi::Function::New(env, SetCudnnBenchmark));
   exports.Set("setFastConvTranspose", Napi::Function::New(env, SetFastConvTransposeJs));
+  exports.Set("setFastPath", Napi::Function::New(env, SetFastPathJs));
   exports.Set("benchConv", Napi::Function::New(env, BenchConv));
   exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory));
   exports.Set("matmul", Napi::Function::New(env, Matmul));

@@ -9,7 +9,9 @@
 #include <sstream>
 
 #include "errors.h"
+#include "phase_conv.h"
 #include "subpixel_deconv.h"
+#include "winograd_conv.h"
 #include "tensor.h"
 
 namespace img2img {
@@ -250,6 +252,27 @@ Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info) {
   bool prev = FastConvTranspose();
   SetFastConvTranspose(info[0].ToBoolean().Value());
   return Napi::Boolean::New(info.Env(), prev);
+}
+
+// setFastPath(name, on) -> previous: one of the CPU convolution rewrites of docs/performance.md (default on):
+// "winograd" (winograd_conv.h) or "phaseConv" (phase_conv.h).
+Napi::Value SetFastPathJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    const bool on = info[1].ToBoolean().Value();
+    bool prev;
+    if (name == "winograd") {
+      prev = Winograd();
+      SetWinograd(on);
+    } else if (name == "phaseConv") {
+      prev = PhaseConvEnabled();
+      SetPhaseConv(on);
+    } else {
+      TORCH_CHECK(false, "Expected \"winograd\" or \"phaseConv\" for the fast path name but received \"", name, "\"");
+    }
+    return Napi::Boolean::New(env, prev);
+  });
 }
 
 // benchConv(cin, cout, k, h, w, iters) -> seconds per Conv2d forward (stride 1, same padding), for the benchmark's

@@ -19,6 +19,7 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info);
 Napi::Value Info(const Napi::CallbackInfo& info);
 Napi::Value SetCudnnBenchmark(const Napi::CallbackInfo& info);
 Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info);
+Napi::Value SetFastPathJs(const Napi::CallbackInfo& info);
 Napi::Value BenchConv(const Napi::CallbackInfo& info);
 Napi::Value ReleaseMemory(const Napi::CallbackInfo& info);
 }  // namespace img2img

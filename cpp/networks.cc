@@ -129,7 +129,23 @@ struct ResnetBlockImpl : nn::Module {
     conv_block->push_back(MakeNorm(norm, dim));
     register_module("conv_block", conv_block);
   }
-  torch::Tensor forward(const torch::Tensor& x) { return x + conv_block->forward(x); }
+  // The Sequential's modules in order, except that each ReflectionPad2d + conv pair goes through the conv's
+  // ForwardReflectionPadded (Winograd at inference reads the reflected input itself; otherwise the same two ops).
+  torch::Tensor forward(const torch::Tensor& x) {
+    torch::Tensor h = x;
+    for (auto it = conv_block->begin(); it != conv_block->end(); ++it) {
+      auto next = it + 1;
+      auto pad = it->ptr()->as<nn::ReflectionPad2dImpl>();
+      auto conv = next != conv_block->end() ? next->ptr()->as<FastConv2dImpl>() : nullptr;
+      if (pad && conv) {
+        h = conv->ForwardReflectionPadded(h, *pad->options.padding());
+        it = next;
+      } else {
+        h = it->forward(h);
+      }
+    }
+    return x + h;
+  }
   nn::Sequential conv_block{nullptr};
 };
 TORCH_MODULE(ResnetBlock);

@@ -3,6 +3,7 @@
 #include <ATen/Context.h>
 
 #include "precision.h"
+#include "phase_conv.h"
 
 namespace img2img {
 
@@ -50,11 +51,28 @@ bool PrepackableOptions(const torch::nn::detail::ConvNdOptions<2>& o) {
 
 torch::Tensor FastConv2dImpl::forward(const torch::Tensor& x) {
   if (AutocastActive(x.device())) return torch::nn::Conv2dImpl::forward(x).to(weight.scalar_type());  // precision.h
-  if (PrepackableOptions(options) && PrepackApplies(x, weight) && x.size(1) == weight.size(1)) {
+  if (!PrepackableOptions(options)) return torch::nn::Conv2dImpl::forward(x);
+  const torch::IntArrayRef stride = *options.stride();
+  const torch::IntArrayRef padding = *c10::get<torch::ExpandingArray<2>>(options.padding());
+  if (PhaseConvApplies(x, weight, stride, padding))
+    return PhaseConv2d(x, weight, bias, padding, packed_);
+  if (WinogradApplies(x, weight, stride)) return winograd_.Conv(x, weight, bias, padding);
+  if (PrepackApplies(x, weight) && x.size(1) == weight.size(1)) {
     const torch::Tensor w = weight;
-    return packed_.Conv(x, w, [w] { return w; }, bias, *options.stride(), *c10::get<torch::ExpandingArray<2>>(options.padding()));
+    return packed_.Conv(x, w, [w] { return w; }, bias, stride, padding);
   }
   return torch::nn::Conv2dImpl::forward(x);
+}
+
+torch::Tensor FastConv2dImpl::ForwardReflectionPadded(const torch::Tensor& x, torch::IntArrayRef pad) {
+  const bool fusable = !AutocastActive(x.device()) && PrepackableOptions(options) && pad.size() == 4 && pad[0] == pad[1] && pad[1] == pad[2] &&
+                       pad[2] == pad[3] && x.dim() == 4 && pad[0] < x.size(2) && pad[0] < x.size(3);
+  if (fusable) {
+    const auto& own = *c10::get<torch::ExpandingArray<2>>(options.padding());
+    if (own[0] == 0 && own[1] == 0 && WinogradApplies(x, weight, *options.stride()))
+      return winograd_.Conv(x, weight, bias, {pad[0], pad[0]}, /*reflect=*/true);
+  }
+  return forward(torch::reflection_pad2d(x, pad));
 }
 
 torch::Tensor FastConv2dImpl::ForwardBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn) {

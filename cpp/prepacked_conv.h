@@ -6,6 +6,8 @@
 #include <mutex>
 #include <torch/torch.h>
 
+#include "winograd_conv.h"
+
 namespace img2img {
 
 // Whether a no-grad CPU float32 forward can use a prepacked weight (oneDNN built in and enabled, autocast off).
@@ -39,13 +41,19 @@ class PrepackedWeight {
 // nn::Conv2d (it is one, for m.as<nn::Conv2d>()), so state_dict keys and default init are unchanged.
 struct FastConv2dImpl : torch::nn::Conv2dImpl {
   explicit FastConv2dImpl(torch::nn::Conv2dOptions options) : torch::nn::Conv2dImpl(std::move(options)) {}
+  // [sync] conv2d(x); without autograd through the prepacked weight, or Winograd F(4x4, 3x3) for wide 3x3 layers
+  // (winograd_conv.h); the 7x7 few-output layer in its phase form, with or without autograd (phase_conv.h).
   torch::Tensor forward(const torch::Tensor& x);
+  // [sync] forward(reflection_pad2d(x, pad)) for this zero-padding conv; when the Winograd path applies, the pad is
+  // fused into its input transform. `pad` is ReflectionPad2d's (left, right, top, bottom).
+  torch::Tensor ForwardReflectionPadded(const torch::Tensor& x, torch::IntArrayRef pad);
   // [sync] relu(bn(conv(x))) with the eval-mode BatchNorm folded into the prepacked kernel and bias (inference
   // only: no grad, bn in eval; otherwise the three ops as written). Same result to float rounding.
   torch::Tensor ForwardBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn);
 
  private:
   PrepackedWeight packed_;
+  WinogradWeight winograd_;
 };
 TORCH_MODULE(FastConv2d);
 

@@ -96,3 +96,13 @@ export function info(): RuntimeInfo {
  */
 export function setFastConvTranspose(on: boolean): boolean { return native().setFastConvTranspose(on); }
 
+/**
+ * The CPU convolution rewrites of docs/performance.md, each on by default; returns the previous setting.
+ * - `winograd`: Winograd F(4x4, 3x3) for 3x3 convolutions of 128+ channels without autograd (the ResNet blocks at
+ *   inference); equal to the direct convolution within float rounding (~5x its rounding error). IMG2IMG_WINOGRAD=0
+ *   turns it off at load.
+ * - `phaseConv`: the 7x7 convolution to at most 4 channels (the ResNet's output layer) as one stride-2 convolution
+ *   over its 4 output phases, with and without autograd; exact up to summation order. IMG2IMG_PHASE_CONV=0.
+ */
+export function setFastPath(name: 'winograd' | 'phaseConv', on: boolean): boolean { return native().setFastPath(name, on); }
+

@@ -88,8 +88,11 @@ describe('forward memory budget (issue 15 item 15)', function () {
     const tiled = peakOfTranslation(checkpoint, 1024, 16 * 2 ** 20);
     assert.deepStrictEqual(whole.notes, []);
     assert.match(tiled.notes.join(), /^translated in 272x272 tiles: one forward of 1024x1024 would take about 224 MiB, over maxForwardBytes \(16 MiB\)$/);
-    // what stays is the whole-image arrays (input, float input and output, blend weights: about 36 bytes per pixel)
-    assert.ok(tiled.overMb < whole.overMb * 0.75, `tiled peak +${tiled.overMb.toFixed(0)} MB vs whole +${whole.overMb.toFixed(0)} MB`);
+    // What stays is the whole-image arrays (input, float input and output, blend weights: about 36 bytes per pixel).
+    // At ngf 4 the forward is a small part of the peak, and the 7x7 output layer's phase form (cpp/phase_conv.cc)
+    // shrank it further: measured whole +124-125 MB, tiled +106-114 MB (before that rewrite: +172 vs +106-113). The
+    // bound that matters is the absolute one below; the tiled run must still stay under the whole one.
+    assert.ok(tiled.overMb < whole.overMb, `tiled peak +${tiled.overMb.toFixed(0)} MB vs whole +${whole.overMb.toFixed(0)} MB`);
     assert.ok(tiled.overMb < 16 + 36 + 64, `tiled peak +${tiled.overMb.toFixed(0)} MB over a 16 MiB budget`);
   });
 });
