@@ -23,7 +23,7 @@ export interface NativeTensor {
   /** [sync] The accumulated gradient (shares storage), or null. */ grad(): NativeTensor | null;
   /** [sync] Backpropagates from this tensor. */ backward(gradient?: NativeTensor | null, retainGraph?: boolean, createGraph?: boolean): void;
   /** [sync] In-place copy without autograd history; shapes must match. */ copyFrom(src: NativeTensor): NativeTensor;
-  /** [sync] New tensor: clone, detach, contiguous, neg, abs, sqrt, exp, log, sigmoid, tanh, relu, sign, isfinite, zerosLike, onesLike, float. */
+  /** [sync] New tensor: clone, detach, contiguous, neg, abs, sqrt, exp, log, sigmoid, tanh, relu, flipW (flip the last dim), sign, isfinite, zerosLike, onesLike, float. */
   unary(op: string): NativeTensor;
   /** [sync] New tensor: add, sub, mul, div, pow, maximum (tensor) or add, sub, mul, div, pow, fill (number). */
   binary(op: string, other: NativeTensor | number): NativeTensor;
@@ -38,7 +38,7 @@ export interface NativeTensor {
 
 export interface NativeNetworkSpec {
   /** 'FID': pytorch-fid's Inception v3 (arch fid_inception_v3): forward maps [N, 3, H, W] in [0, 1] to [N, 2048] pool3 features. */
-  kind: 'G' | 'D' | 'FID';
+  kind: 'G' | 'D' | 'F' | 'FID';
   arch: string;
   inputNc: number;
   outputNc?: number;
@@ -47,6 +47,11 @@ export interface NativeNetworkSpec {
   norm: string;
   useDropout?: boolean;
   paddingType?: string;
+  /** CUT (cpp/cut_networks.h): blur-pool downsampling in a ResNet G / PatchGAN D; blur upsampling in a ResNet G. */
+  antialias?: boolean;
+  antialiasUp?: boolean;
+  /** 'F' (CUT's PatchSampleF, arch mlp_sample | sample, width = nc): channels of each feature map, one MLP each. */
+  featureChannels?: number[];
 }
 
 /** One generator, discriminator or FID Inception (a libtorch module). */
@@ -70,6 +75,10 @@ export interface NativeNetwork {
   /** [sync] Drops the module reference (async work in flight keeps its own). */ dispose(): void;
   readonly isDisposed: boolean;
   /** [sync] Converts 4-D weights to channels_last. */ channelsLast(): void;
+  /** [sync] CUT's encode_only forward (ResNet G): new Tensors, the outputs of the listed `model` layers; records autograd history when grad mode is on. */
+  encode(x: NativeTensor, layers: number[]): NativeTensor[];
+  /** [sync] PatchSampleF (kind F): per feature map its rows ids[i] through mlp_<i>, L2-normalised; new Tensors, inputs only read. */
+  samplePatches(feats: NativeTensor[], ids: NativeTensor[]): NativeTensor[];
 }
 
 export interface NativeAdamStateEntry { step: number; expAvg: NativeTensor | null; expAvgSq: NativeTensor | null }
@@ -160,6 +169,8 @@ export interface NativeBinding {
   matmul(a: NativeTensor, b: NativeTensor, transposeA?: boolean, transposeB?: boolean): NativeTensor;
   /** [sync] torch.linalg.eigh of a symmetric matrix: [eigenvalues ascending, eigenvectors as columns], both new and owned by the caller. */
   symmetricEigen(a: NativeTensor): [NativeTensor, NativeTensor];
+  /** [sync] CUT's PatchNCELoss: per-patch loss [patches] (new, owned by the caller) of q against detached k; batchDim 1 = negatives from the whole minibatch. */
+  patchNceLoss(q: NativeTensor, k: NativeTensor, batchDim: number, nceT: number): NativeTensor;
   /** [sync] Joins (rank 0: hosts) the rendezvous and builds the group; blocks until every rank arrived or timeoutMs. */
   ProcessGroup: new (opts: NativeProcessGroupOptions) => NativeProcessGroup;
   /** [sync] Which c10d backends this build has. */ distributedBackends(): { gloo: boolean; nccl: boolean };

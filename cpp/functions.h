@@ -21,4 +21,5 @@ Napi::Value SetCudnnBenchmark(const Napi::CallbackInfo& info);
 Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info);
 Napi::Value BenchConv(const Napi::CallbackInfo& info);
 Napi::Value ReleaseMemory(const Napi::CallbackInfo& info);
+Napi::Value PatchNceLossJs(const Napi::CallbackInfo& info);
 }  // namespace img2img

@@ -2,6 +2,7 @@
 
 #include "addon_data.h"
 #include "async.h"
+#include "cut_networks.h"
 #include "errors.h"
 #include "tensor.h"
 
@@ -57,6 +58,8 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::Dispose>("dispose"),
       InstanceAccessor<&NetworkWrap::IsDisposed>("isDisposed"),
       InstanceMethod<&NetworkWrap::ChannelsLast>("channelsLast"),
+      InstanceMethod<&NetworkWrap::Encode>("encode"),
+      InstanceMethod<&NetworkWrap::SamplePatches>("samplePatches"),
   });
 }
 
@@ -76,6 +79,13 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Netw
   spec.norm = StrField(o, "norm", "batch");
   spec.useDropout = BoolField(o, "useDropout", false);
   spec.paddingType = StrField(o, "paddingType", "reflect");
+  spec.antialias = BoolField(o, "antialias", false);
+  spec.antialiasUp = BoolField(o, "antialiasUp", false);
+  Napi::Value channels = o.Get("featureChannels");
+  if (channels.IsArray()) {
+    auto arr = channels.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) spec.featureChannels.push_back(arr.Get(i).As<Napi::Number>().Int64Value());
+  }
   Guarded(env, [&] { net_ = Network(spec); });
 }
 
@@ -217,6 +227,37 @@ Napi::Value NetworkWrap::ChannelsLast(const Napi::CallbackInfo& info) {
     for (auto& p : net->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
     return env.Undefined();
+  });
+}
+
+// [sync] encode(x, layers): CUT's encode_only forward of a ResNet generator on the JS thread (records autograd
+// history when grad mode is on); returns new Tensors owned by the caller, the outputs of the listed `model` layers.
+Napi::Value NetworkWrap::Encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& net = network(env);
+  auto& x = TensorWrap::From(info[0], "input");
+  auto layers = ShapeFrom(env, info[1], "layers");
+  return Guarded(env, [&]() -> Napi::Value {
+    std::lock_guard<std::mutex> lock(*mutex_);
+    if (net->spec.kind != "G" || net->spec.arch.rfind("resnet_", 0) != 0)
+      throw UserError(net->Describe() + " has no encoder layers: encode needs a ResNet generator");
+    net->CheckInput(x);
+    torch::nn::Sequential seq(std::dynamic_pointer_cast<torch::nn::SequentialImpl>(net->named_children()["model"]));
+    return WrapTensorList(env, EncodeLayers(seq, x, layers));
+  });
+}
+
+// [sync] samplePatches(feats, ids): PatchSampleF's forward on the JS thread (records autograd history when grad
+// mode is on); inputs are only read; returns new Tensors owned by the caller.
+Napi::Value NetworkWrap::SamplePatches(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& net = network(env);
+  auto feats = TensorListFrom(info[0], "feature maps");
+  auto ids = TensorListFrom(info[1], "patch ids");
+  return Guarded(env, [&]() -> Napi::Value {
+    std::lock_guard<std::mutex> lock(*mutex_);
+    if (net->spec.kind != "F") throw UserError(net->Describe() + " is not a PatchSampleF: samplePatches needs kind F");
+    return WrapTensorList(env, img2img::SamplePatches(*net, feats, ids));
   });
 }
 

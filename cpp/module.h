@@ -38,6 +38,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
   Napi::Value ChannelsLast(const Napi::CallbackInfo& info);
+  Napi::Value Encode(const Napi::CallbackInfo& info);
+  Napi::Value SamplePatches(const Napi::CallbackInfo& info);
 
   Network net_{nullptr};
   std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();

@@ -4,7 +4,9 @@
 #include <sstream>
 
 #include "errors.h"
+#include "cut_networks.h"
 #include "inception.h"
+#include "network_layers.h"
 #include "prepacked_conv.h"
 #include "subpixel_deconv.h"
 
@@ -17,6 +19,10 @@ constexpr double kLeakySlope = 0.2;   // LeakyReLU slope in D and U-Net down pat
 constexpr double kDropout = 0.5;      // dropout rate of the reference
 constexpr double kNormEps = 1e-5;     // BatchNorm/InstanceNorm eps
 constexpr double kBnMomentum = 0.1;   // BatchNorm momentum
+
+}  // namespace
+
+// ---- Layers shared with cut_networks.cc (declared in network_layers.h) -------------------------------
 
 // The reference's use_bias rule: convs followed by a norm have a bias only with (stat-less) InstanceNorm.
 bool UseBias(const std::string& norm) { return norm == "instance"; }
@@ -35,13 +41,15 @@ FastConv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad,
   return FastConv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(bias));
 }
 
+nn::LeakyReLU LRelu() { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(kLeakySlope)); }
+
 // Every transposed conv of these networks has stride 2: the sub-pixel form is exact and much faster on CPU.
 SubpixelConvTranspose2d Deconv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t outPad, bool bias) {
   TORCH_CHECK(stride == 2, "only stride-2 transposed convolutions are used");
   return SubpixelConvTranspose2d(in, out, k, pad, outPad, bias);
 }
 
-nn::LeakyReLU LRelu() { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(kLeakySlope)); }
+namespace {
 
 // ---- U-Net -------------------------------------------------------------------------------------------
 
@@ -104,6 +112,8 @@ UnetBlock BuildUnet(int64_t inputNc, int64_t outputNc, int64_t numDowns, int64_t
   return UnetBlock(outputNc, ngf, inputNc, nn::AnyModule(block), true, false, norm, false);
 }
 
+}  // namespace
+
 // ---- ResNet ------------------------------------------------------------------------------------------
 
 // Adds the padding of one 3x3 conv to `seq` and returns the conv's own padding.
@@ -113,26 +123,21 @@ int64_t PushPadding(nn::Sequential& seq, const std::string& paddingType) {
   return 1;  // zero
 }
 
-struct ResnetBlockImpl : nn::Module {
-  ResnetBlockImpl(int64_t dim, const std::string& paddingType, const std::string& norm, bool useDropout) {
-    const bool useBias = UseBias(norm);
-    conv_block = nn::Sequential();
-    int64_t p = PushPadding(conv_block, paddingType);
-    conv_block->push_back(Conv(dim, dim, 3, 1, p, useBias));
-    conv_block->push_back(MakeNorm(norm, dim));
-    conv_block->push_back(nn::ReLU());
-    if (useDropout) conv_block->push_back(nn::Dropout(kDropout));
-    p = PushPadding(conv_block, paddingType);
-    conv_block->push_back(Conv(dim, dim, 3, 1, p, useBias));
-    conv_block->push_back(MakeNorm(norm, dim));
-    register_module("conv_block", conv_block);
-  }
-  torch::Tensor forward(const torch::Tensor& x) { return x + conv_block->forward(x); }
-  nn::Sequential conv_block{nullptr};
-};
-TORCH_MODULE(ResnetBlock);
+ResnetBlockImpl::ResnetBlockImpl(int64_t dim, const std::string& paddingType, const std::string& norm, bool useDropout) {
+  const bool useBias = UseBias(norm);
+  conv_block = nn::Sequential();
+  int64_t p = PushPadding(conv_block, paddingType);
+  conv_block->push_back(Conv(dim, dim, 3, 1, p, useBias));
+  conv_block->push_back(MakeNorm(norm, dim));
+  conv_block->push_back(nn::ReLU());
+  if (useDropout) conv_block->push_back(nn::Dropout(kDropout));
+  p = PushPadding(conv_block, paddingType);
+  conv_block->push_back(Conv(dim, dim, 3, 1, p, useBias));
+  conv_block->push_back(MakeNorm(norm, dim));
+  register_module("conv_block", conv_block);
+}
 
-constexpr int64_t kResnetDownsamplings = 2;
+namespace {
 
 // ResnetGenerator's `model` Sequential.
 nn::Sequential BuildResnet(int64_t inputNc, int64_t outputNc, int64_t ngf, const std::string& norm, bool useDropout,
@@ -223,7 +228,14 @@ NetworkSpec NormalizeSpec(NetworkSpec s) {
     s.inputNc = 3;
     return s;
   }
-  if (s.kind != "G" && s.kind != "D") throw UserError(Expected("'G', 'D' or 'FID'", "network kind", "'" + s.kind + "'"));
+  if (s.kind == "F") {
+    if (s.arch != "mlp_sample" && s.arch != "sample") throw UserError(Expected("one of mlp_sample, sample", "netF", "'" + s.arch + "'"));
+    if (s.width < 1 || s.width > 100000) throw UserError(Expected("a positive integer", "netF_nc", std::to_string(s.width)));
+    for (auto c : s.featureChannels)
+      if (c < 1 || c > 100000) throw UserError(Expected("positive feature channel counts", "featureChannels", std::to_string(c)));
+    return s;
+  }
+  if (s.kind != "G" && s.kind != "D") throw UserError(Expected("'G', 'D', 'F' or 'FID'", "network kind", "'" + s.kind + "'"));
   const std::string normChoices = "one of batch, instance, none, syncbatch";
   if (s.norm != "batch" && s.norm != "instance" && s.norm != "none" && s.norm != "syncbatch")
     throw UserError(Expected(normChoices, "norm", "'" + s.norm + "'"));
@@ -242,6 +254,7 @@ NetworkSpec NormalizeSpec(NetworkSpec s) {
     else if (ParseSuffixed(s.arch, "unet_", "downs", &n)) s.numDowns = n;
     else if (ParseSuffixed(s.arch, "resnet_", "blocks", &n)) s.nBlocks = n;
     else throw UserError(Expected("one of unet_256, unet_128, resnet_9blocks, resnet_6blocks (or unet_<N>downs, resnet_<N>blocks)", "netG", "'" + s.arch + "'"));
+    if (s.arch.rfind("unet_", 0) == 0) s.antialias = s.antialiasUp = false;  // CUT's define_G ignores them for U-Nets
     if (s.arch.rfind("unet_", 0) == 0 && (s.numDowns < 5 || s.numDowns > 12))
       throw UserError(Expected("a U-Net depth between 5 and 12", "netG", "'" + s.arch + "'"));
     if (s.paddingType != "reflect" && s.paddingType != "replicate" && s.paddingType != "zero")
@@ -268,14 +281,18 @@ NetworkImpl::NetworkImpl(const NetworkSpec& rawSpec) : spec(NormalizeSpec(rawSpe
       auto unet = register_module("model", BuildUnet(s.inputNc, s.outputNc, s.numDowns, s.width, s.norm, s.useDropout));
       root = [unet](const torch::Tensor& x) { return unet->forward(x); };
     } else {
-      auto seq = register_module("model", BuildResnet(s.inputNc, s.outputNc, s.width, s.norm, s.useDropout, s.nBlocks, s.paddingType));
+      auto seq = register_module("model", s.antialias || s.antialiasUp ? BuildCutResnet(s)
+                                          : BuildResnet(s.inputNc, s.outputNc, s.width, s.norm, s.useDropout, s.nBlocks, s.paddingType));
       root = [seq](const torch::Tensor& x) { return seq->forward(x); };
     }
   } else if (s.arch == "pixel") {
     auto seq = register_module("net", BuildPixel(s.inputNc, s.width, s.norm));
     root = [seq](const torch::Tensor& x) { return seq->forward(x); };
+  } else if (s.kind == "F") {
+    BuildPatchSampleF(*this, s);
+    root = [](const torch::Tensor& x) { return x; };  // never reached: CheckInput refuses F
   } else {
-    auto seq = register_module("model", BuildNLayer(s.inputNc, s.width, s.nLayersD, s.norm));
+    auto seq = register_module("model", s.antialias ? BuildCutNLayer(s) : BuildNLayer(s.inputNc, s.width, s.nLayersD, s.norm));
     root = [seq](const torch::Tensor& x) { return seq->forward(x); };
   }
 }
@@ -286,13 +303,15 @@ NetworkImpl::NetworkImpl(const NetworkSpec& rawSpec) : spec(NormalizeSpec(rawSpe
 std::string NetworkImpl::Describe() const {
   std::ostringstream o;
   if (spec.kind == "FID") o << "FID Inception v3 (pool3, 2048 features, input in [0, 1])";
-  else if (spec.kind == "G") o << spec.arch << " generator (" << spec.inputNc << "->" << spec.outputNc << " channels, ngf " << spec.width << ", " << spec.norm << " norm)";
-  else o << spec.arch << " discriminator (" << spec.inputNc << " channels, ndf " << spec.width << ", " << spec.norm << " norm)";
+  else if (spec.kind == "F") o << "PatchSampleF (" << spec.arch << ", nc " << spec.width << ", " << spec.featureChannels.size() << " feature maps)";
+  else if (spec.kind == "G") o << spec.arch << (spec.antialias || spec.antialiasUp ? " antialiased (CUT)" : "") << " generator (" << spec.inputNc << "->" << spec.outputNc << " channels, ngf " << spec.width << ", " << spec.norm << " norm)";
+  else o << spec.arch << (spec.antialias && spec.arch != "pixel" ? " antialiased (CUT)" : "") << " discriminator (" << spec.inputNc << " channels, ndf " << spec.width << ", " << spec.norm << " norm)";
   return o.str();
 }
 
 void NetworkImpl::CheckInput(const torch::Tensor& x) const {
   std::ostringstream o;
+  if (spec.kind == "F") throw UserError(Describe() + " has no single-tensor forward: use samplePatches");
   if (x.dim() != 4) {
     o << Describe() << " expects a 4-D input [N, C, H, W] but received shape " << x.sizes();
     throw UserError(o.str());
@@ -319,7 +338,10 @@ void NetworkImpl::CheckInput(const torch::Tensor& x) const {
   } else if (spec.arch != "pixel") {
     // Each stride-2 conv halves the size and the two final 4x4 stride-1 convs take 1 each: the map must stay >= 1.
     int64_t mh = h, mw = w;
-    for (int64_t i = 0; i < spec.nLayersD; ++i) { mh = (mh + 2 - 4) / 2 + 1; mw = (mw + 2 - 4) / 2 + 1; }
+    for (int64_t i = 0; i < spec.nLayersD; ++i) {
+      if (spec.antialias) { mh = (mh - 1 - 1) / 2 + 1; mw = (mw - 1 - 1) / 2 + 1; }  // 4x4 stride-1 conv, then blur pool
+      else { mh = (mh + 2 - 4) / 2 + 1; mw = (mw + 2 - 4) / 2 + 1; }
+    }
     mh -= 2; mw -= 2;
     if (mh < 1 || mw < 1) {
       o << Describe() << " needs a larger input: " << h << "x" << w << " leaves no patch after " << spec.nLayersD
@@ -340,7 +362,8 @@ void NetworkImpl::InitWeights(const std::string& initType, double gain) {
   torch::NoGradGuard noGrad;
   std::function<void(nn::Module&)> visit = [&](nn::Module& m) {
     for (auto& child : m.children()) visit(*child);  // post-order: children first, in registration order
-    const bool isConv = m.as<nn::Conv2d>() != nullptr || m.as<SubpixelConvTranspose2d>() != nullptr;
+    // CUT's init_weights also covers Linear (PatchSampleF's MLPs); no other network has one.
+    const bool isConv = m.as<nn::Conv2d>() != nullptr || m.as<SubpixelConvTranspose2d>() != nullptr || m.as<nn::Linear>() != nullptr;
     if (isConv) {
       auto params = m.named_parameters(false);
       auto* w = params.find("weight");

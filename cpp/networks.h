@@ -5,12 +5,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 #include <torch/torch.h>
 
 namespace img2img {
 
 struct NetworkSpec {
-  std::string kind;         // "G", "D" or "FID" (the FID Inception v3 of metrics, inception.h)
+  std::string kind;         // "G", "D", "F" (CUT's PatchSampleF, cut_networks.h) or "FID" (the FID Inception v3 of metrics, inception.h)
   std::string arch;         // G: unet_256 | unet_128 | unet_<N>downs | resnet_9blocks | resnet_6blocks | resnet_<N>blocks; D: basic | n_layers | pixel; FID: fid_inception_v3
   int64_t inputNc = 3;
   int64_t outputNc = 3;     // G only
@@ -21,6 +22,9 @@ struct NetworkSpec {
   std::string norm = "batch";  // batch | instance | none | syncbatch
   bool useDropout = false;
   std::string paddingType = "reflect";  // ResNet blocks: reflect | replicate | zero
+  bool antialias = false;    // CUT: blur-pool downsampling in the ResNet G and the PatchGAN D (cut_networks.h)
+  bool antialiasUp = false;  // CUT: blur upsampling + conv instead of ConvTranspose2d in the ResNet G
+  std::vector<int64_t> featureChannels;  // F: channels of each sampled feature map (one MLP each); width = nc
 };
 
 // Parses arch names into numDowns / nBlocks and validates every field; throws UserError naming the field.

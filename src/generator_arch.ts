@@ -3,7 +3,7 @@
 
 export type ParsedGeneratorArch = { family: 'unet'; downs: number } | { family: 'resnet'; blocks: number };
 
-/** Stride-2 convolutions of every ResNet generator (kResnetDownsamplings in cpp/networks.cc). */
+/** Stride-2 convolutions of every ResNet generator (kResnetDownsamplings in cpp/network_layers.h). */
 export const RESNET_DOWNSAMPLINGS = 2;
 
 /** Parses a --netG value; null when it is not a generator architecture. */

@@ -15,18 +15,22 @@ export type { GeneratorArch, DiscriminatorArch, Norm, InitType, Device };
 export interface GeneratorOptions {
   netG?: GeneratorArch; inputNc?: number; outputNc?: number; ngf?: number; norm?: Norm; useDropout?: boolean;
   initType?: InitType; initGain?: number; device?: Device; paddingType?: 'reflect' | 'replicate' | 'zero';
+  /** CUT's ResNet generator (src/cut_networks.ts): blur-pool downsampling / blur upsampling + conv (ResNet only). */
+  antialias?: boolean; antialiasUp?: boolean;
   /** Skip init_weights (keep libtorch's default init), e.g. when a checkpoint is loaded right after. */
   skipInit?: boolean;
 }
 export interface DiscriminatorOptions {
   netD?: DiscriminatorArch; inputNc?: number; ndf?: number; nLayersD?: number; norm?: Norm;
   initType?: InitType; initGain?: number; device?: Device; skipInit?: boolean;
+  /** CUT's PatchGAN: blur-pool downsampling (src/cut_networks.ts). */
+  antialias?: boolean;
 }
 
 /** What a network is, as stored in self-describing checkpoints. */
 export interface NetworkDescription {
-  /** G: generator, D: discriminator, FID: the FID Inception v3 of src/metrics (arch fid_inception_v3). */
-  kind: 'G' | 'D' | 'FID';
+  /** G: generator, D: discriminator, F: CUT's PatchSampleF (src/cut_networks.ts), FID: the FID Inception v3 of src/metrics (arch fid_inception_v3). */
+  kind: 'G' | 'D' | 'F' | 'FID';
   arch: string;
   inputNc: number;
   outputNc?: number;
@@ -35,6 +39,11 @@ export interface NetworkDescription {
   norm: string;
   useDropout?: boolean;
   paddingType?: string;
+  /** CUT's antialiased ResNet generator / PatchGAN (absent = the reference's networks). */
+  antialias?: boolean;
+  antialiasUp?: boolean;
+  /** F: channels of each feature map it samples (one MLP each); width is netF_nc. */
+  featureChannels?: number[];
 }
 
 /** A raw tensor as read from a checkpoint file (no native memory yet). */
@@ -64,6 +73,12 @@ export class Network {
 
   /** [sync] Forward on the calling thread (autograd history is recorded unless inside noGrad). */
   forward(x: Tensor): Tensor { return new Tensor(this.native.forward(x.native)); }
+  /** [sync] CUT's encode_only forward of a ResNet generator: the outputs of its `model` layers listed in `layers`. */
+  encode(x: Tensor, layers: number[]): Tensor[] { return this.native.encode(x.native, layers).map((t) => new Tensor(t)); }
+  /** [sync] PatchSampleF (kind F): the patches `ids[i]` of each feature map, through its MLPs, L2-normalised. */
+  samplePatches(feats: Tensor[], ids: Tensor[]): Tensor[] {
+    return this.native.samplePatches(feats.map((t) => t.native), ids.map((t) => t.native)).map((t) => new Tensor(t));
+  }
   /** [async] Forward on the libuv pool without autograd; the event loop stays free. */
   async forwardAsync(x: Tensor, opts: { outputDevice?: string } = {}): Promise<Tensor> {
     return new Tensor(await this.native.forwardAsync(x.native, { noGrad: true, outputDevice: opts.outputDevice }));
@@ -153,9 +168,11 @@ function sameShape(a: number[], b: number[]): boolean {
 
 function describeAsked(d: NetworkDescription): string {
   if (d.kind === 'FID') return 'the FID Inception v3';
+  if (d.kind === 'F') return `PatchSampleF ${d.arch}, nc ${d.width}`;
+  const cut = d.antialias || d.antialiasUp ? ' (CUT antialiased)' : '';
   return d.kind === 'G'
-    ? `${d.arch}, ${d.norm} norm, ngf ${d.width}${d.useDropout ? ', dropout' : ''}`
-    : `${d.arch} discriminator, ${d.norm} norm, ndf ${d.width}`;
+    ? `${d.arch}${cut}, ${d.norm} norm, ngf ${d.width}${d.useDropout ? ', dropout' : ''}`
+    : `${d.arch}${cut} discriminator, ${d.norm} norm, ndf ${d.width}`;
 }
 
 /** Builds a generator as the reference's define_G (construction with default init, then init_weights). */
@@ -171,6 +188,7 @@ export function defineG(opts: GeneratorOptions = {}): Network {
     norm: checkChoice(opts.norm ?? 'batch', 'norm', NORMS),
     useDropout: !!opts.useDropout,
     paddingType: opts.paddingType ?? 'reflect',
+    ...(opts.antialias || opts.antialiasUp ? { antialias: !!opts.antialias, antialiasUp: !!opts.antialiasUp } : {}),
   };
   return build(description, opts);
 }
@@ -185,6 +203,7 @@ export function defineD(opts: DiscriminatorOptions = {}): Network {
     width: checkInt(opts.ndf ?? 64, 'ndf'),
     nLayersD: netD === 'basic' ? 3 : checkInt(opts.nLayersD ?? 3, 'nLayersD'),
     norm: checkChoice(opts.norm ?? 'batch', 'norm', NORMS),
+    ...(opts.antialias ? { antialias: true } : {}),
   };
   return build(description, opts);
 }

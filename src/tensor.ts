@@ -61,6 +61,8 @@ export class Tensor {
   sqrt(): Tensor { return new Tensor(this.native.unary('sqrt')); }
   tanh(): Tensor { return new Tensor(this.native.unary('tanh')); }
   sigmoid(): Tensor { return new Tensor(this.native.unary('sigmoid')); }
+  /** torch.flip(x, [3]) of an NCHW tensor: mirrors the width. */
+  flipW(): Tensor { return new Tensor(this.native.unary('flipW')); }
   zerosLike(): Tensor { return new Tensor(this.native.unary('zerosLike')); }
   onesLike(): Tensor { return new Tensor(this.native.unary('onesLike')); }
   /** True when every element is finite (no NaN/Inf). */

@@ -20,9 +20,13 @@ export function guessArchitecture(shapes: Map<string, number[]>): ArchitectureGu
     const convs = keys.filter((k) => /^model\.\d+\.weight$/.test(k) && (s(k)?.length ?? 0) === 4)
       .sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
     const last = convs.length ? s(convs[convs.length - 1]) : undefined;
+    // CUT's antialiased generator: blur filters (`model.<i>.filt`) before the blocks (down) and after them (up).
+    const firstBlock = Math.min(...[...blocks].map(Number));
+    const blurs = keys.filter((k) => /^model\.\d+\.filt$/.test(k)).map((k) => Number(k.split('.')[1]));
+    const cut = blurs.length ? { antialias: blurs.some((i) => i < firstBlock), antialiasUp: blurs.some((i) => i > firstBlock) } : {};
     return {
       known: true, kind: 'G', arch: `resnet_${blocks.size}blocks`, width: first?.[0], inputNc: first?.[1],
-      outputNc: last?.[0], norm: normFrom(keys, 'model.1.bias'), dropoutUnknown: true,
+      outputNc: last?.[0], norm: normFrom(keys, 'model.1.bias'), dropoutUnknown: true, ...cut,
     };
   }
   if (keys.some((k) => k.startsWith('model.model.'))) {
@@ -45,9 +49,10 @@ export function guessArchitecture(shapes: Map<string, number[]>): ArchitectureGu
   if (first && first.length === 4 && first[2] === 4) {
     const convs = keys.filter((k) => /^model\.\d+\.weight$/.test(k) && (s(k)?.length ?? 0) === 4);
     const nLayers = convs.length - 2;
+    const antialias = keys.includes('model.2.filt');  // CUT's PatchGAN: a blur pool after the first conv
     return {
       known: true, kind: 'D', arch: nLayers === 3 ? 'basic' : 'n_layers', nLayersD: nLayers, width: first[0],
-      inputNc: first[1], norm: normFrom(keys, 'model.2.bias'),
+      inputNc: first[1], norm: normFrom(keys, antialias ? 'model.3.bias' : 'model.2.bias'), ...(antialias ? { antialias } : {}),
     };
   }
   return { known: false };
@@ -56,7 +61,7 @@ export function guessArchitecture(shapes: Map<string, number[]>): ArchitectureGu
 export function describeStateDictGuess(g: ArchitectureGuess): string {
   if (!g.known) return 'the checkpoint does not look like any network of this project';
   if (g.kind === 'G') {
-    return `the checkpoint looks like ${g.arch}, ${g.norm} norm, ngf ${g.width}, ${g.inputNc}->${g.outputNc} channels`;
+    return `the checkpoint looks like ${g.arch}${g.antialias || g.antialiasUp ? ' (CUT antialiased)' : ''}, ${g.norm} norm, ngf ${g.width}, ${g.inputNc}->${g.outputNc} channels`;
   }
   return `the checkpoint looks like a ${g.arch} discriminator${g.arch === 'n_layers' ? ` (n_layers_D ${g.nLayersD})` : ''}, ${g.norm} norm, ndf ${g.width}, ${g.inputNc} input channels`;
 }

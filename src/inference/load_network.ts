@@ -80,6 +80,7 @@ export function describeGenerator(ck: LoadedCheckpoint, opts: ArchitectureOption
     norm: opts.norm ?? base.norm ?? 'batch',
     useDropout: opts.useDropout ?? base.useDropout ?? false,
     paddingType: base.paddingType ?? 'reflect',
+    ...(base.antialias || base.antialiasUp ? { antialias: !!base.antialias, antialiasUp: !!base.antialiasUp } : {}),
   };
   if (!d.arch) throw checkpointError(ck.file, `cannot tell which generator ${ck.file} holds (${describeStateDictGuess(guess)}): pass netG, ngf and norm`);
   return d;

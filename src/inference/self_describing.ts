@@ -39,10 +39,13 @@ export function applyCheckpointDescription(opt: Options, argv: readonly string[]
   const explicit = explicitFlags(argv);
   const notes: string[] = [];
   const d = info.network;
-  const want: Array<[keyof Options & string, unknown]> = d.kind === 'G'
-    ? [['netG', d.arch], ['ngf', d.width], ['norm', d.norm], ['no_dropout', !d.useDropout], ['input_nc', d.inputNc], ['output_nc', d.outputNc]]
-    : [['netD', d.arch], ['ndf', d.width], ['n_layers_D', d.arch === 'n_layers' ? d.nLayersD : undefined]];
   const o = opt as unknown as Record<string, unknown>;
+  // CUT names its norms normG / normD and has its antialias switches (src/cut_networks.ts).
+  const cut = 'normG' in o;
+  const want: Array<[string, unknown]> = d.kind === 'G'
+    ? [['netG', d.arch], ['ngf', d.width], [cut ? 'normG' : 'norm', d.norm], ['no_dropout', !d.useDropout], ['input_nc', d.inputNc], ['output_nc', d.outputNc],
+      ...(cut ? [['no_antialias', !d.antialias], ['no_antialias_up', !d.antialiasUp]] as Array<[string, unknown]> : [])]
+    : [['netD', d.arch], ['ndf', d.width], ['n_layers_D', d.arch === 'n_layers' ? d.nLayersD : undefined]];
   const taken: string[] = [];
   for (const [key, value] of want) {
     if (value === undefined) continue;

@@ -2,6 +2,7 @@
 import type { BaseModel, ModelOptions } from './base_model';
 import { ColorizationModel } from './colorization_model';
 import { CycleGANModel } from './cycle_gan_model';
+import { CUTModel } from './cut_model';
 import { Pix2PixModel } from './pix2pix_model';
 import { TestModel } from './test_model';
 import { TemplateModel } from './template_model';
@@ -13,6 +14,7 @@ export type ModelClass = new (opt: ModelOptions) => BaseModel;
 export const MODELS: Record<string, ModelClass> = {
   pix2pix: Pix2PixModel,
   cycle_gan: CycleGANModel,
+  cut: CUTModel,
   test: TestModel,
   colorization: ColorizationModel,
   template: TemplateModel,
@@ -41,4 +43,4 @@ export function createModel(opt: ModelOptions | string | readonly string[], conf
   return model;
 }
 
-export { BaseModel, Pix2PixModel, CycleGANModel, TestModel, ColorizationModel, TemplateModel };
+export { BaseModel, Pix2PixModel, CycleGANModel, CUTModel, TestModel, ColorizationModel, TemplateModel };

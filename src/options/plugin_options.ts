@@ -6,6 +6,7 @@
  */
 import { expected } from './option_errors';
 import { OptionParser, OptionValues } from './option_parser';
+import { CUT_MODES, CUT_NETF_CHOICES } from '../cut_networks';
 
 /** Options that only exist once a model's or dataset's hook has added them. */
 export interface PluginOptionValues {
@@ -18,6 +19,22 @@ export interface PluginOptionValues {
   lambda_identity?: number;
   /** test model: loads `[epoch]_net_G[model_suffix].pth`. */
   model_suffix?: string;
+  /** cut (CUT / FastCUT, Park et al. 2020): CUT's own flags, named and defaulted as its options/ and cut_model.py. */
+  CUT_mode?: string;
+  lambda_GAN?: number;
+  lambda_NCE?: number;
+  nce_idt?: boolean;
+  nce_layers?: string;
+  nce_includes_all_negatives_from_minibatch?: boolean;
+  netF?: string;
+  netF_nc?: number;
+  nce_T?: number;
+  num_patches?: number;
+  flip_equivariance?: boolean;
+  no_antialias?: boolean;
+  no_antialias_up?: boolean;
+  normG?: string;
+  normD?: string;
   /** template model (train). */
   lambda_regression?: number;
   /** template dataset. */
@@ -25,8 +42,8 @@ export interface PluginOptionValues {
 }
 
 export interface OptionHook {
-  /** Changes defaults and adds flags; runs before the options are final. */
-  modifyCommandlineOptions(parser: OptionParser, isTrain: boolean): void;
+  /** Changes defaults and adds flags; runs before the options are final. `argv` lets a hook read a flag it just added (CUT_mode). */
+  modifyCommandlineOptions(parser: OptionParser, isTrain: boolean, argv?: readonly string[]): void;
   /** Checks the final options (the reference does these in the dataset/model constructor). */
   checkOptions?(opt: OptionValues): void;
 }
@@ -57,9 +74,45 @@ export function modifyCycleGanOptions(parser: OptionParser, isTrain: boolean): v
   }
 }
 
+/**
+ * CUT and FastCUT (cut_model.py's modify_commandline_options plus the options CUT's base options add over the
+ * CycleGAN reference: normG/normD, no_antialias/no_antialias_up, xavier init, no dropout). CUT_mode then sets the
+ * defaults of the chosen variant: CUT uses identity NCE; FastCUT a 10x NCE weight, flip equivariance instead of
+ * identity NCE, and a shorter 150 + 50 epoch schedule.
+ */
+export function modifyCutOptions(parser: OptionParser, isTrain: boolean, argv: readonly string[] = []): void {
+  const group = 'cut';
+  parser.addArgument('--CUT_mode', { type: 'str', default: 'CUT', choices: CUT_MODES, group, help: 'CUT or FastCUT: which variant sets the defaults below' });
+  parser.addArgument('--lambda_GAN', { type: 'float', default: 1.0, group, help: 'weight for GAN loss: GAN(G(X))' });
+  parser.addArgument('--lambda_NCE', { type: 'float', default: 1.0, group, help: 'weight for NCE loss: NCE(G(X), X)' });
+  parser.addArgument('--nce_idt', { type: 'bool', default: false, group, help: 'use NCE loss for identity mapping: NCE(G(Y), Y))' });
+  parser.addArgument('--nce_layers', { type: 'str', default: '0,4,8,12,16', pattern: { regex: /^\d+(,\d+)*$/, what: 'comma-separated layer indices' }, group, help: 'compute NCE loss on which layers' });
+  parser.addArgument('--nce_includes_all_negatives_from_minibatch', {
+    type: 'bool', default: false, group,
+    help: '(used for single image translation) If True, include the negatives from the other samples of the minibatch when computing the contrastive loss.',
+  });
+  parser.addArgument('--netF', { type: 'str', default: 'mlp_sample', choices: CUT_NETF_CHOICES, group, help: 'how to downsample the feature map' });
+  parser.addArgument('--netF_nc', { type: 'int', default: 256, min: 1, group, help: 'channels of the projection head (netF)' });
+  parser.addArgument('--nce_T', { type: 'float', default: 0.07, group, help: 'temperature for NCE loss' });
+  parser.addArgument('--num_patches', { type: 'int', default: 256, min: 1, group, help: 'number of patches per layer' });
+  parser.addArgument('--flip_equivariance', { type: 'bool', default: false, group, help: "Enforce flip-equivariance as additional regularization. It's used by FastCUT, but not CUT" });
+  parser.addArgument('--normG', { type: 'str', default: 'instance', choices: ['instance', 'batch', 'none'], group, help: 'instance normalization or batch normalization for G' });
+  parser.addArgument('--normD', { type: 'str', default: 'instance', choices: ['instance', 'batch', 'none'], group, help: 'instance normalization or batch normalization for D' });
+  parser.addArgument('--no_antialias', { type: 'flag', group, help: 'if specified, use stride=2 convs instead of antialiased-downsampling (sad)' });
+  parser.addArgument('--no_antialias_up', { type: 'flag', group, help: 'if specified, use [upconv(learned filter)] instead of [upconv(hard-coded [1,3,3,1] filter), conv]' });
+  parser.setDefaults({ init_type: 'xavier', no_dropout: true });
+  if (isTrain) parser.setDefaults({ pool_size: 0, gan_mode: 'lsgan' }); // no image pooling
+  const mode = String(parser.parseKnown(argv, { deferRequired: true }).values.CUT_mode).toLowerCase();
+  if (mode === 'cut') parser.setDefaults({ nce_idt: true, lambda_NCE: 1.0 });
+  else {
+    parser.setDefaults({ nce_idt: false, lambda_NCE: 10.0, flip_equivariance: true });
+    if (isTrain) parser.setDefaults({ n_epochs: 150, n_epochs_decay: 50 });
+  }
+}
+
 export function modifyTestModelOptions(parser: OptionParser, isTrain: boolean): void {
   // The test model holds one generator and no losses: it cannot be trained.
-  if (isTrain) throw expected('a trainable model (cycle_gan, pix2pix, colorization, template)', '--model', 'test', 'the test model only runs at test time');
+  if (isTrain) throw expected('a trainable model (cycle_gan, pix2pix, cut, colorization, template)', '--model', 'test', 'the test model only runs at test time');
   parser.setDefaults({ dataset_mode: 'single' });
   parser.addArgument('--model_suffix', {
     type: 'str', default: '', group: 'test model',
@@ -103,6 +156,7 @@ export const MODEL_OPTION_HOOKS: Readonly<Record<string, OptionHook>> = {
   test: { modifyCommandlineOptions: modifyTestModelOptions },
   colorization: { modifyCommandlineOptions: modifyColorizationModelOptions },
   template: { modifyCommandlineOptions: modifyTemplateModelOptions },
+  cut: { modifyCommandlineOptions: modifyCutOptions },
 };
 
 /** Datasets found by `--dataset_mode <name>`; unaligned/aligned/single add no options. */

@@ -1,0 +1,254 @@
+// CUT and FastCUT (Park, Efros, Zhang, Zhu, "Contrastive Learning for Unpaired Image-to-Image Translation", ECCV
+// 2020): one generator and one discriminator, no cycle. A patch of G(x) must be closer to the patch of x at the same
+// place than to the other patches of x (PatchNCE on encoder features, through a small projection head F), which
+// keeps content without an inverse mapping. CUT adds the same loss on G(y) vs y (identity NCE); FastCUT drops it
+// for a 10x NCE weight and flip equivariance, trading some quality for speed.
+import * as fs from 'fs';
+import * as path from 'path';
+import { BaseModel, ModelInput, ModelOptions } from './base_model';
+import { loadCheckpoint, networkFileName } from '../checkpoint/network_checkpoint';
+import { GANLoss, GanMode } from './gan_loss';
+import { modifyCutOptions } from '../options/plugin_options';
+import { cat, keep, Tensor, tidy } from '../tensor';
+import { createScheduler } from '../util/schedulers';
+import { defineCutD, defineCutG, definePatchSampleF, parseNceLayers, patchNceLoss, CutNetworkOptions } from '../cut_networks';
+import type { Adam } from '../optim';
+import type { Network } from '../networks';
+import type { PythonRandom } from '../util/python_random';
+
+/**
+ * Where CUT's random choices come from. CUT draws them from numpy (np.random.permutation for the sampled patches,
+ * np.random.random for FastCUT's flip); this interface lets a caller replay recorded draws (parity tests), while
+ * training uses the model's own seeded generator (modelDraws).
+ */
+export interface CutDraws {
+  /** A permutation of 0..n-1; CUT keeps its first num_patches entries as the patch ids of one feature map. */
+  permutation(n: number): ArrayLike<number>;
+  /** Whether this step flips its input for flip equivariance (CUT: np.random.random() < 0.5). */
+  flip(): boolean;
+}
+
+/** Draws from the model's Python-compatible generator (seeded by --seed, saved with the training state). */
+export function modelDraws(rng: PythonRandom): CutDraws {
+  return {
+    permutation(n) {
+      const ids = Array.from({ length: n }, (_, i) => i);
+      rng.shuffle(ids);
+      return ids;
+    },
+    flip: () => rng.random() < 0.5,
+  };
+}
+
+/** Replays recorded draws in call order (e.g. a reference run's numpy draws); throws when they run out. */
+export function replayDraws(recorded: { permutations: ArrayLike<number>[]; flips: boolean[] }): CutDraws {
+  let p = 0, f = 0;
+  return {
+    permutation(n) {
+      const ids = recorded.permutations[p++];
+      if (!ids || ids.length !== n) throw new Error(`replayed draw ${p - 1}: expected a permutation of ${n} but ${ids ? `the record has ${ids.length} entries` : 'the record ran out'}`);
+      return ids;
+    },
+    flip() {
+      if (f >= recorded.flips.length) throw new Error(`replayed flip ${f}: the record ran out`);
+      return recorded.flips[f++];
+    },
+  };
+}
+
+export class CUTModel extends BaseModel {
+  static modifyCommandlineOptions = modifyCutOptions;
+  /** The source of patch ids and flips; replace it before training to replay recorded draws. */
+  draws: CutDraws;
+  private readonly nceLayers: number[];
+  private readonly criterionGAN: GANLoss | null = null;
+  private optimizerF: Adam | null = null;
+  private flipped = false;
+
+  constructor(opt: ModelOptions) {
+    super(opt);
+    this.draws = modelDraws(this.rng);
+    this.nceLayers = parseNceLayers(opt.nce_layers ?? '0,4,8,12,16');
+    this.lossNames = ['G_GAN', 'D_real', 'D_fake', 'G', 'NCE'];
+    this.visualNames = ['real_A', 'fake_B', 'real_B'];
+    if (opt.nce_idt && this.isTrain) { this.lossNames.push('NCE_Y'); this.visualNames.push('idt_B'); }
+    // F joins modelNames (G, F, D as CUT saves them) once dataDependentInitialize has built it.
+    this.modelNames = this.isTrain ? ['G', 'D'] : ['G'];
+    // As CUT's __init__: define_G (built and initialised), then define_D; F waits for the first batch.
+    const nets = this.networkOptions();
+    this.networks.G = defineCutG(nets);
+    if (this.isTrain) {
+      this.networks.D = defineCutD(nets);
+      this.criterionGAN = new GANLoss(opt.gan_mode as GanMode);
+      this.optimizers = [this.adam(this.networks.G.parameters()), this.adam(this.networks.D.parameters())];
+    }
+  }
+
+  private networkOptions(): CutNetworkOptions {
+    return { ...(this.opt as unknown as CutNetworkOptions), device: this.device };
+  }
+
+  /**
+   * CUT's data_dependent_initialize, run on the first batch before training: F's MLPs are shaped by the encoder
+   * features, so one forward, D's and G's losses with their backward passes (no optimizer step) build F, and F's
+   * optimizer (and scheduler) follow.
+   */
+  dataDependentInitialize(input: ModelInput): void {
+    // A resumed run rebuilt F from its checkpoint: nothing left to shape (and the resumed draws stay as saved).
+    if (this.networks.F && this.optimizerF) return;
+    this.setInput(input);
+    tidy(() => {
+      this.forward();
+      this.computeDLoss().backward();
+      this.computeGLoss().backward();
+    });
+    this.detachVisuals();
+    this.createOptimizerF();
+  }
+
+  /** True once F exists (after dataDependentInitialize, or after loading a checkpoint that has it). */
+  get isInitialized(): boolean { return !!this.networks.F || !this.isTrain || (this.opt.lambda_NCE ?? 0) <= 0; }
+
+  setInput(input: ModelInput): void {
+    if (this.isTrain || input.B) this.setDirectedInput(input);
+    else this.setDirectedInput({ ...input, B: input.A }); // test time needs only the input side
+  }
+
+  forward(): void {
+    const realA = this.getTensor('real_A');
+    let real = this.opt.nce_idt && this.isTrain ? cat([realA, this.getTensor('real_B')], 0) : realA;
+    if (this.opt.flip_equivariance) {
+      this.flipped = this.isTrain && this.draws.flip();
+      if (this.flipped) real = real.flipW();
+    }
+    const fake = this.networks.G.forward(real);
+    const n = realA.shape[0];
+    this.setTensor('fake_B', fake.slice(0, 0, n));
+    if (this.opt.nce_idt && this.isTrain) this.setTensor('idt_B', fake.slice(0, n, fake.shape[0]));
+  }
+
+  /** D's least-squares (or --gan_mode) loss on the detached fake and on the real image, averaged. */
+  private computeDLoss(): Tensor {
+    const gan = this.criterionGAN!, D = this.networks.D;
+    const lossFake = gan.compute(D.forward(this.getTensor('fake_B').detach()), false).mean();
+    const lossReal = gan.compute(D.forward(this.getTensor('real_B')), true).mean();
+    this.setLoss('D_fake', lossFake);
+    this.setLoss('D_real', lossReal);
+    return lossFake.add(lossReal).mul(0.5);
+  }
+
+  /** G's adversarial loss plus PatchNCE (averaged with the identity NCE on real_B in CUT mode). */
+  private computeGLoss(): Tensor {
+    const o = this.opt, lambdaGAN = o.lambda_GAN ?? 1, lambdaNCE = o.lambda_NCE ?? 1;
+    const fakeB = this.getTensor('fake_B');
+    const lossGGAN: Tensor | number = lambdaGAN > 0 ? this.criterionGAN!.compute(this.networks.D.forward(fakeB), true).mean().mul(lambdaGAN) : 0;
+    const lossNCE: Tensor | number = lambdaNCE > 0 ? this.nceLoss(this.getTensor('real_A'), fakeB) : 0;
+    let nceBoth: Tensor | number = lossNCE;
+    if (o.nce_idt && lambdaNCE > 0) {
+      const lossNCEY = this.nceLoss(this.getTensor('real_B'), this.getTensor('idt_B'));
+      this.setLoss('NCE_Y', lossNCEY);
+      nceBoth = lossNCEY.add(lossNCE).mul(0.5);
+    }
+    this.setLoss('G_GAN', lossGGAN);
+    this.setLoss('NCE', lossNCE);
+    const lossG = typeof lossGGAN === 'number' ? (nceBoth as Tensor).add(lossGGAN) : lossGGAN.add(nceBoth);
+    this.setLoss('G', lossG);
+    return lossG;
+  }
+
+  /** calculate_NCE_loss: PatchNCE between the encoder features of tgt (queries) and src (keys) at nce_layers. */
+  private nceLoss(src: Tensor, tgt: Tensor): Tensor {
+    const o = this.opt, G = this.networks.G;
+    let featQ = G.encode(tgt, this.nceLayers);
+    if (o.flip_equivariance && this.flipped) featQ = featQ.map((f) => f.flipW());
+    const featK = G.encode(src, this.nceLayers);
+    if (!this.networks.F) this.buildF(featK.map((f) => f.shape[1]));
+    const ids = featK.map((f) => this.patchIds(f.shape[2] * f.shape[3]));
+    const poolK = this.networks.F.samplePatches(featK, ids);
+    const poolQ = this.networks.F.samplePatches(featQ, ids);
+    let total: Tensor | null = null;
+    for (let i = 0; i < poolQ.length; i++) {
+      const loss = patchNceLoss(poolQ[i], poolK[i], {
+        batchSize: o.batch_size, nceT: o.nce_T ?? 0.07, allNegativesFromMinibatch: !!o.nce_includes_all_negatives_from_minibatch,
+      }).mul(o.lambda_NCE ?? 1).mean();
+      total = total ? total.add(loss) : loss;
+    }
+    return total!.div(this.nceLayers.length);
+  }
+
+  /** The first num_patches entries of one drawn permutation of a feature map's H*W positions, as int64 ids. */
+  private patchIds(positions: number): Tensor {
+    const perm = this.draws.permutation(positions);
+    const count = Math.min(this.opt.num_patches ?? 256, positions);
+    const ids = new BigInt64Array(count);
+    for (let i = 0; i < count; i++) ids[i] = BigInt(perm[i]);
+    return Tensor.fromBytes(new Uint8Array(ids.buffer), 'int64', [count]);
+  }
+
+  /** PatchSampleF.create_mlp: one MLP per sampled feature map, initialised by init_net (xavier by default). */
+  private buildF(channels: number[]): void {
+    this.networks.F = definePatchSampleF(channels, this.networkOptions());
+    this.modelNames = ['G', 'F', 'D'];
+  }
+
+  /** F's optimizer (CUT creates it right after data_dependent_initialize), with a scheduler once setup made theirs. */
+  private createOptimizerF(): void {
+    if (this.optimizerF || !this.networks.F || (this.opt.lambda_NCE ?? 0) <= 0) return;
+    this.optimizerF = this.adam(this.networks.F.parameters());
+    this.optimizers.push(this.optimizerF);
+    if (this.schedulers.length) this.schedulers.push(createScheduler(this.opt as never, this.optimizerF.lr));
+  }
+
+  /** Builds F as a saved one is shaped (`<prefix>mlp_<i>.0.weight` is [nc, C_i]), so a resumed run needs no first batch. */
+  private buildFFromShapes(shapes: Map<string, { shape: number[] }>, prefix: string): void {
+    if (this.networks.F || !this.isTrain) return;
+    const channels: number[] = [];
+    for (let i = 0; shapes.has(`${prefix}mlp_${i}.0.weight`); i++) channels.push(shapes.get(`${prefix}mlp_${i}.0.weight`)!.shape[1]);
+    if (channels.length) this.buildF(channels);
+    this.createOptimizerF();
+  }
+
+  /** --continue_train: G and D as every model; F too when the run saved one (it is then built from its shapes). */
+  loadNetworks(epoch: string | number): void {
+    super.loadNetworks(epoch);
+    if (!this.isTrain || this.networks.F) return;
+    const base = path.join(this.saveDir, networkFileName(epoch, 'F', ''));
+    const file = ['.pth', '.safetensors'].map((e) => base + e).find((f) => fs.existsSync(f));
+    if (!file) return;
+    const ck = loadCheckpoint(file);
+    this.buildFFromShapes(ck.tensors, '');
+    const F = this.networks.F as Network | undefined;
+    F?.loadStateDict(ck.tensors, { what: `checkpoint ${file}` });
+  }
+
+  prepareForTrainingState(shapes: Map<string, { shape: number[] }>): void {
+    this.buildFFromShapes(shapes, 'net.F.');
+  }
+
+  optimizeParameters(): void {
+    if (!this.isInitialized) throw new Error('cut: call dataDependentInitialize(firstBatch) before optimizeParameters (the trainer does this on the first batch)');
+    const { D } = this.networks;
+    const [optG, optD] = this.optimizers;
+    tidy(() => {
+      this.forward();
+      D.setRequiresGrad(true);
+      optD.zeroGrad(false);
+      this.computeDLoss().backward();
+      optD.step();
+      D.setRequiresGrad(false);
+      optG.zeroGrad(false);
+      this.optimizerF?.zeroGrad(false);
+      this.computeGLoss().backward();
+      optG.step();
+      this.optimizerF?.step();
+    });
+    this.detachVisuals();
+  }
+
+  private detachVisuals(): void {
+    for (const name of ['fake_B', 'idt_B']) {
+      const t = this.tensors.get(name);
+      if (t) this.setTensor(name, keep(t.detach()));
+    }
+  }
+}
