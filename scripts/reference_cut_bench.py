@@ -15,7 +15,6 @@
 # --check verifies this transcription against shared/fixtures/parity/cut: the networks case (bit-exact seed-0
 # define_G/define_D, forward, encode_only features, PatchSampleF, PatchNCE) and both training cases (losses per
 # step and final weights, with the recorded numpy draws replayed). No timing in --check mode.
-import argparse
 import json
 import os
 import statistics
@@ -417,19 +416,9 @@ def run_check():
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description="Time CUT's own (transcribed) training step on the cut rows of scripts/bench.ts.")
-    p.add_argument('--threads', type=int, default=0, help='torch.set_num_threads; 0 (default) = all cores, as bench.ts')
-    p.add_argument('--warmup', type=int, default=None, help='warm-up iterations per row (default 2, --quick 1)')
-    p.add_argument('--iters', type=int, default=None, help='timed iterations per row (default 5, --quick 2)')
-    p.add_argument('--only', default='', help='only rows whose bench.ts name or id contains this substring')
-    p.add_argument('--quick', action='store_true', help='only the small "quick:" rows')
-    p.add_argument('--all', action='store_true', help='the 256x256 rows and the quick rows')
-    p.add_argument('--json', action='store_true', help='print one JSON object with all rows (for bench.ts --compare)')
-    p.add_argument('--check', action='store_true', help='verify against shared/fixtures/parity/cut; no timing')
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads if args.threads > 0 else max(1, os.cpu_count() or 1))
-    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
-    args.iters = args.iters if args.iters is not None else (2 if args.quick else 5)
+    p = rb.bench_arg_parser("Time CUT's own (transcribed) training step on the cut rows of scripts/bench.ts.",
+                            'verify against shared/fixtures/parity/cut; no timing')
+    args = rb.parse_bench_args(p, argv)
     return run_check() if args.check else run_bench(args)
 
 
