@@ -67,6 +67,15 @@ describe('img2img train / test --model cut (CLI, real unpaired facades)', functi
     assert.ok(d.has('model.2.filt') && d.has('model.14.weight'));
   });
 
+  it('--continue_train resumes the CUT run from its training state (F rebuilt from the saved shapes)', () => {
+    const r = run(['train', '--dataroot', data, '--name', 'cut_tiny', '--model', 'cut', '--continue_train', '--netF_nc', '16', '--num_patches', '8',
+      '--load_size', '64', '--crop_size', '64', '--num_threads', '0', '--n_epochs', '2', '--n_epochs_decay', '0', '--print_freq', '1',
+      '--display_freq', '100', '--seed', '1'], tmp);
+    assert.strictEqual(r.status, 0, r.out);
+    assert.match(r.out, /resuming from .*latest_state\.safetensors: epoch 2/);
+    assert.match(r.out, /\(epoch: 2, iters: \d+/);
+  });
+
   it('img2img test --model cut reads the architecture from the checkpoint', () => {
     const r = run(['test', '--dataroot', data, '--name', 'cut_tiny', '--model', 'cut', '--load_size', '64', '--crop_size', '64', '--num_test', '2'], tmp);
     assert.strictEqual(r.status, 0, r.out);
