@@ -151,6 +151,9 @@ export class CUTModel extends BaseModel {
     }
     this.setLoss('G_GAN', lossGGAN);
     this.setLoss('NCE', lossNCE);
+    if (typeof lossGGAN === 'number' && typeof nceBoth === 'number') {
+      throw new Error('cut: --lambda_GAN and --lambda_NCE are both 0, so G has nothing to learn; set one of them above 0');
+    }
     const lossG = typeof lossGGAN === 'number' ? (nceBoth as Tensor).add(lossGGAN) : lossGGAN.add(nceBoth);
     this.setLoss('G', lossG);
     return lossG;
