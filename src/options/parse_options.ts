@@ -30,7 +30,7 @@ export type GatheredOptions = Omit<Options, 'seed' | 'gpu_id_list'> & { seed: nu
 
 export interface GatherConfig {
   isTrain: boolean;
-  /** Model plugins by --model name (default: cycle_gan, pix2pix, test, colorization, template). */
+  /** Model plugins by --model name (default: cycle_gan, pix2pix, cut, test, colorization, template). */
   modelHooks?: Readonly<Record<string, OptionHook>>;
   /** Dataset plugins by --dataset_mode name (default: unaligned, aligned, single, colorization, template). */
   datasetHooks?: Readonly<Record<string, OptionHook>>;

@@ -153,10 +153,10 @@ const noOptions: OptionHook = { modifyCommandlineOptions: () => undefined };
 export const MODEL_OPTION_HOOKS: Readonly<Record<string, OptionHook>> = {
   cycle_gan: { modifyCommandlineOptions: modifyCycleGanOptions },
   pix2pix: { modifyCommandlineOptions: modifyPix2pixOptions },
+  cut: { modifyCommandlineOptions: modifyCutOptions },
   test: { modifyCommandlineOptions: modifyTestModelOptions },
   colorization: { modifyCommandlineOptions: modifyColorizationModelOptions },
   template: { modifyCommandlineOptions: modifyTemplateModelOptions },
-  cut: { modifyCommandlineOptions: modifyCutOptions },
 };
 
 /** Datasets found by `--dataset_mode <name>`; unaligned/aligned/single add no options. */
