@@ -13,13 +13,11 @@ import { defineCutD, defineCutG, definePatchSampleF, parseNceLayers, patchNceLos
 import { readSafetensorsRaw, RawTensor } from '../../src/checkpoint';
 import { noGrad, Tensor } from '../../src/tensor';
 import { SHARED } from '../helpers/paths';
-import { assertClose, maxAbsDiff, shareWithin } from '../helpers/compare';
+import { assertClose } from '../helpers/compare';
+import { checkFinalWeights, checkLastVisuals, checkStepLosses, floats, loadInitialWeights, TrainTolerance } from '../helpers/train_parity';
 
 const ROOT = path.join(SHARED, 'fixtures/parity/cut');
 
-function floats(t: RawTensor): Float32Array {
-  return new Float32Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
-}
 function ints(t: RawTensor): number[] {
   return Array.from(new BigInt64Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength)), Number);
 }
@@ -70,7 +68,7 @@ describe('parity: CUT networks (shared/fixtures/parity/cut/networks)', function 
         checkWeights(F, 'weights_F.safetensors', 'F');
         const ids = feats.map((_, i) => tensorOf(io.get(`F.patch_ids.${i}`)!));
         const outK = F.samplePatches(feats, ids), outQ = F.samplePatches(feats2, ids);
-        const nce = c.patchnce_per_layer ?? floats(io.get('patchnce_per_layer')!);
+        const nce = floats(io.get('patchnce_per_layer')!);
         outK.forEach((k, i) => {
           assertClose(k.toFloat32Array(), floats(io.get(`F.out_k.${i}`)!), tol, `F.out_k.${i}`);
           assertClose(outQ[i].toFloat32Array(), floats(io.get(`F.out_q.${i}`)!), tol, `F.out_q.${i}`);
@@ -91,10 +89,7 @@ interface CutTrainCase {
   steps: number;
   draws: Record<string, { patch_id_permutations: number; flips: boolean[] }>;
   losses: Array<Record<string, number>>;
-  tolerance: {
-    loss_rel: number; 'loss_abs_when_ref_below_1e-3': number; visuals_max_abs: number; 'weights_share_within_1e-4': number; weights_max_abs: number;
-    tolerance_by_step?: Array<Partial<{ loss_rel: number; 'loss_abs_when_ref_below_1e-3': number }>>;
-  };
+  tolerance: TrainTolerance;
 }
 
 describe('parity: CUT / FastCUT training steps (shared/fixtures/parity/cut/train)', function () {
@@ -123,50 +118,15 @@ describe('parity: CUT / FastCUT training steps (shared/fixtures/parity/cut/train
         };
         model.dataDependentInitialize(batch(0));
         assert.deepStrictEqual(model.modelNames, ['G', 'F', 'D']);
-        const initial = readSafetensorsRaw(path.join(dir, 'initial_weights.safetensors')).tensors;
-        for (const netName of model.modelNames) {
-          const prefix = `net${netName}.`;
-          const sd = new Map([...initial].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-          model.networks[netName].loadStateDict(sd, { what: `initial weights of net${netName}` });
-        }
+        loadInitialWeights(model, readSafetensorsRaw(path.join(dir, 'initial_weights.safetensors')).tensors);
         manualSeed(3);
-        const tol = c.tolerance;
         for (let s = 0; s < c.steps; s++) {
           model.setInput(batch(s));
           model.optimizeParameters();
-          const losses = model.getCurrentLosses();
-          assert.deepStrictEqual(Object.keys(losses), Object.keys(c.losses[s]), 'loss names and order');
-          const stepTol = { ...tol, ...(tol.tolerance_by_step?.[s] ?? {}) };
-          for (const [k, ref] of Object.entries(c.losses[s])) {
-            const got = losses[k];
-            const ok = Math.abs(ref) < 1e-3 ? Math.abs(got - ref) <= stepTol['loss_abs_when_ref_below_1e-3'] : Math.abs(got - ref) / Math.abs(ref) <= stepTol.loss_rel;
-            assert.ok(ok, `step ${s + 1} loss ${k}: got ${got}, reference ${ref} (relative ${(Math.abs(got - ref) / Math.abs(ref)).toExponential(2)}, bound ${stepTol.loss_rel})`);
-          }
+          checkStepLosses(model, c.losses[s], c.tolerance, s);
         }
-        const visuals = model.getCurrentVisuals();
-        for (const [k, v] of steps) {
-          if (!k.startsWith('last_step.')) continue;
-          const vname = k.slice('last_step.'.length);
-          const mine = visuals.get(vname);
-          assert.ok(mine, `model lacks visual ${vname}`);
-          const r = maxAbsDiff(mine!.toFloat32Array(), floats(v));
-          assert.ok(r.maxAbs <= tol.visuals_max_abs, `visual ${vname}: max |diff| ${r.maxAbs} at ${r.index}`);
-        }
-        const final = readSafetensorsRaw(path.join(dir, 'final_weights.safetensors')).tensors;
-        let total = 0, within = 0, worst = 0, worstKey = '';
-        for (const netName of model.modelNames) {
-          for (const [k, t] of model.networks[netName].stateDict()) {
-            const ref = final.get(`net${netName}.${k}`);
-            assert.ok(ref, `final weights lack net${netName}.${k}`);
-            const a = t.toFloat32Array(), b = floats(ref!);
-            const r = maxAbsDiff(a, b);
-            if (r.maxAbs > worst) { worst = r.maxAbs; worstKey = `net${netName}.${k}[${r.index}]`; }
-            within += shareWithin(a, b, 1e-4) * a.length; total += a.length;
-            t.dispose();
-          }
-        }
-        assert.ok(worst <= tol.weights_max_abs, `weights: max |diff| ${worst} at ${worstKey}`);
-        assert.ok(within / total >= tol['weights_share_within_1e-4'], `weights: only ${(100 * within / total).toFixed(3)}% within 1e-4`);
+        checkLastVisuals(model, steps, c.tolerance);
+        checkFinalWeights(model, readSafetensorsRaw(path.join(dir, 'final_weights.safetensors')).tensors, c.tolerance);
       } finally {
         model.dispose();
       }
