@@ -280,7 +280,8 @@ export class OptionParser {
       for (const argument of members) {
         const { spec } = argument;
         let invocation = argument.flag;
-        if (spec.type !== 'flag') {
+        if (spec.type === 'bool') invocation += ` [${spec.metavar ?? argument.name.toUpperCase()}]`; // argparse's nargs='?'
+        else if (spec.type !== 'flag') {
           invocation += ' ' + (spec.choices ? `{${spec.choices.join(',')}}` : spec.metavar ?? argument.name.toUpperCase());
         }
         const notes: string[] = [];
