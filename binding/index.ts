@@ -24,7 +24,7 @@ export interface NativeTensor {
   /** [sync] The accumulated gradient (shares storage), or null. */ grad(): NativeTensor | null;
   /** [sync] Backpropagates from this tensor. */ backward(gradient?: NativeTensor | null, retainGraph?: boolean, createGraph?: boolean): void;
   /** [sync] In-place copy without autograd history; shapes must match. */ copyFrom(src: NativeTensor): NativeTensor;
-  /** [sync] New tensor: clone, detach, contiguous, neg, abs, sqrt, exp, log, sigmoid, tanh, relu, sign, isfinite, zerosLike, onesLike, float. */
+  /** [sync] New tensor: clone, detach, contiguous, neg, abs, sqrt, exp, log, sigmoid, tanh, relu, flipW (flip the last dim), sign, isfinite, zerosLike, onesLike, float. */
   unary(op: string): NativeTensor;
   /** [sync] New tensor: add, sub, mul, div, pow, maximum (tensor) or add, sub, mul, div, pow, fill (number). */
   binary(op: string, other: NativeTensor | number): NativeTensor;
@@ -67,6 +67,10 @@ export interface NativeNetwork {
   /** [sync] Converts 4-D weights to channels_last. */ channelsLast(): void;
   /** [sync] Autocast dtype of later forwards ('fp32' = off); parameters and outputs stay float32. */
   precision: 'fp32' | 'bf16' | 'fp16';
+  /** [sync] CUT's encode_only forward (ResNet G), under `precision`: new float32 Tensors, the outputs of the listed `model` layers; records autograd history when grad mode is on. */
+  encode(x: NativeTensor, layers: number[]): NativeTensor[];
+  /** [sync] PatchSampleF (kind F), under `precision`: per feature map its rows ids[i] through mlp_<i>, L2-normalised; new float32 Tensors, inputs only read. */
+  samplePatches(feats: NativeTensor[], ids: NativeTensor[]): NativeTensor[];
 }
 
 export interface NativeAdamStateEntry { step: number; expAvg: NativeTensor | null; expAvgSq: NativeTensor | null }
@@ -160,6 +164,8 @@ export interface NativeBinding {
   matmul(a: NativeTensor, b: NativeTensor, transposeA?: boolean, transposeB?: boolean): NativeTensor;
   /** [sync] torch.linalg.eigh of a symmetric matrix: [eigenvalues ascending, eigenvectors as columns], both new and owned by the caller. */
   symmetricEigen(a: NativeTensor): [NativeTensor, NativeTensor];
+  /** [sync] CUT's PatchNCELoss: per-patch loss [patches] (new, owned by the caller) of q against detached k; batchDim 1 = negatives from the whole minibatch. */
+  patchNceLoss(q: NativeTensor, k: NativeTensor, batchDim: number, nceT: number): NativeTensor;
   /** [sync] Joins (rank 0: hosts) the rendezvous and builds the group; blocks until every rank arrived or timeoutMs. */
   ProcessGroup: new (opts: NativeProcessGroupOptions) => NativeProcessGroup;
   /** [sync] Which c10d backends this build has. */ distributedBackends(): { gloo: boolean; nccl: boolean };

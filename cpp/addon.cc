@@ -46,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("symmetricEigen", Napi::Function::New(env, SymmetricEigen));
+  exports.Set("patchNceLoss", Napi::Function::New(env, PatchNceLossJs));
   exports.Set("ProcessGroup", ProcessGroupWrap::Define(env));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   return exports;

@@ -8,6 +8,7 @@
 #endif
 #include <sstream>
 
+#include "cut_networks.h"
 #include "errors.h"
 #include "phase_conv.h"
 #include "subpixel_deconv.h"
@@ -21,14 +22,6 @@ namespace {
 torch::Device OptionalDevice(const Napi::CallbackInfo& info, size_t idx) {
   if (info.Length() > idx && info[idx].IsString()) return ParseDevice(info.Env(), info[idx].As<Napi::String>());
   return torch::Device(torch::kCPU);
-}
-
-std::vector<torch::Tensor> TensorList(const Napi::Value& v, const std::string& what) {
-  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "Expected an array of Tensors for " + what);
-  auto arr = v.As<Napi::Array>();
-  std::vector<torch::Tensor> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(TensorWrap::From(arr.Get(i), what));
-  return out;
 }
 
 int64_t Numel(const std::vector<int64_t>& shape) {
@@ -118,7 +111,7 @@ Napi::Value Randn(const Napi::CallbackInfo& info) {
 Napi::Value Cat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
-    auto list = TensorList(info[0], "cat");
+    auto list = TensorListFrom(info[0], "cat");
     int64_t dim = info.Length() > 1 ? info[1].As<Napi::Number>().Int64Value() : 0;
     return TensorWrap::Wrap(env, torch::cat(list, dim));
   });
@@ -155,15 +148,13 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
 Napi::Value AutogradGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
-    auto outputs = TensorList(info[0], "outputs");
-    auto inputs = TensorList(info[1], "inputs");
-    auto gradOutputs = TensorList(info[2], "gradOutputs");
+    auto outputs = TensorListFrom(info[0], "outputs");
+    auto inputs = TensorListFrom(info[1], "inputs");
+    auto gradOutputs = TensorListFrom(info[2], "gradOutputs");
     bool create = info[3].ToBoolean().Value();
     bool retain = info[4].ToBoolean().Value();
     auto grads = torch::autograd::grad(outputs, inputs, gradOutputs, retain, create);
-    auto arr = Napi::Array::New(env, grads.size());
-    for (size_t i = 0; i < grads.size(); ++i) arr.Set(uint32_t(i), TensorWrap::Wrap(env, grads[i]));
-    return arr;
+    return WrapTensorList(env, grads);
   });
 }
 
@@ -305,4 +296,17 @@ Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), false);
 #endif
 }
+// [sync] patchNceLoss(q, k, batchDim, nceT): CUT's PatchNCELoss on the JS thread (records autograd history through q;
+// k is detached); inputs are only read; returns a new [patches] Tensor owned by the caller.
+Napi::Value PatchNceLossJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    auto& q = TensorWrap::From(info[0], "feat_q");
+    auto& k = TensorWrap::From(info[1], "feat_k");
+    const int64_t batchDim = info[2].As<Napi::Number>().Int64Value();
+    const double nceT = info[3].As<Napi::Number>().DoubleValue();
+    return TensorWrap::Wrap(env, PatchNceLoss(q, k, batchDim, nceT));
+  });
+}
+
 }  // namespace img2img

@@ -22,4 +22,5 @@ Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info);
 Napi::Value SetFastPathJs(const Napi::CallbackInfo& info);
 Napi::Value BenchConv(const Napi::CallbackInfo& info);
 Napi::Value ReleaseMemory(const Napi::CallbackInfo& info);
+Napi::Value PatchNceLossJs(const Napi::CallbackInfo& info);
 }  // namespace img2img

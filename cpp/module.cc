@@ -2,6 +2,7 @@
 
 #include "addon_data.h"
 #include "async.h"
+#include "cut_networks.h"
 #include "errors.h"
 #include "precision.h"
 #include "tensor.h"
@@ -59,6 +60,8 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceAccessor<&NetworkWrap::IsDisposed>("isDisposed"),
       InstanceMethod<&NetworkWrap::ChannelsLast>("channelsLast"),
       InstanceAccessor<&NetworkWrap::GetPrecision, &NetworkWrap::SetPrecision>("precision"),
+      InstanceMethod<&NetworkWrap::Encode>("encode"),
+      InstanceMethod<&NetworkWrap::SamplePatches>("samplePatches"),
   });
 }
 
@@ -85,6 +88,13 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Netw
   spec.norm = StrField(o, "norm", "");
   spec.useDropout = BoolField(o, "useDropout", false);
   spec.paddingType = StrField(o, "paddingType", "");
+  spec.antialias = BoolField(o, "antialias", false);
+  spec.antialiasUp = BoolField(o, "antialiasUp", false);
+  Napi::Value channels = o.Get("featureChannels");
+  if (channels.IsArray()) {
+    auto arr = channels.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) spec.featureChannels.push_back(arr.Get(i).As<Napi::Number>().Int64Value());
+  }
   Guarded(env, [&] { net_ = Network(spec); });
 }
 
@@ -244,6 +254,52 @@ void NetworkWrap::SetPrecision(const Napi::CallbackInfo& info, const Napi::Value
     std::lock_guard<std::mutex> lock(*mutex_);
     net->precision = dtype;
     return env.Undefined();
+  });
+}
+
+// [sync] encode(x, layers): CUT's encode_only forward of a ResNet generator on the JS thread (records autograd
+// history when grad mode is on), under the network's precision like forward; returns new float32 Tensors owned by
+// the caller, the outputs of the listed `model` layers.
+Napi::Value NetworkWrap::Encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& net = network(env);
+  auto& x = TensorWrap::From(info[0], "input");
+  auto layers = ShapeFrom(env, info[1], "layers");
+  return Guarded(env, [&]() -> Napi::Value {
+    std::lock_guard<std::mutex> lock(*mutex_);
+    if (net->spec.kind != "G" || (net->spec.builder != "resnet" && net->spec.builder != "resnet_cut"))
+      throw UserError(net->Describe() + " has no encoder layers: encode needs a ResNet generator");
+    net->CheckInput(x);
+    torch::nn::Sequential seq(std::dynamic_pointer_cast<torch::nn::SequentialImpl>(net->named_children()["model"]));
+    if (net->precision == at::kFloat) return WrapTensorList(env, EncodeLayers(seq, x, layers));
+    std::vector<torch::Tensor> feats;
+    {
+      AutocastScope autocast(x.device().type(), net->precision);
+      feats = EncodeLayers(seq, x, layers);
+    }
+    for (auto& f : feats) f = f.to(x.scalar_type());
+    return WrapTensorList(env, feats);
+  });
+}
+
+// [sync] samplePatches(feats, ids): PatchSampleF's forward on the JS thread (records autograd history when grad
+// mode is on), under the network's precision; inputs are only read; returns new float32 Tensors owned by the caller.
+Napi::Value NetworkWrap::SamplePatches(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& net = network(env);
+  auto feats = TensorListFrom(info[0], "feature maps");
+  auto ids = TensorListFrom(info[1], "patch ids");
+  return Guarded(env, [&]() -> Napi::Value {
+    std::lock_guard<std::mutex> lock(*mutex_);
+    if (net->spec.kind != "F") throw UserError(net->Describe() + " is not a PatchSampleF: samplePatches needs kind F");
+    if (net->precision == at::kFloat || feats.empty()) return WrapTensorList(env, img2img::SamplePatches(*net, feats, ids));
+    std::vector<torch::Tensor> out;
+    {
+      AutocastScope autocast(feats[0].device().type(), net->precision);
+      out = img2img::SamplePatches(*net, feats, ids);
+    }
+    for (auto& t : out) t = t.to(torch::kFloat);
+    return WrapTensorList(env, out);
   });
 }
 

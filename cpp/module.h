@@ -40,6 +40,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value ChannelsLast(const Napi::CallbackInfo& info);
   Napi::Value GetPrecision(const Napi::CallbackInfo& info);
   void SetPrecision(const Napi::CallbackInfo& info, const Napi::Value& v);
+  Napi::Value Encode(const Napi::CallbackInfo& info);
+  Napi::Value SamplePatches(const Napi::CallbackInfo& info);
 
   Network net_{nullptr};
   std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();

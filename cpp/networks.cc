@@ -3,8 +3,10 @@
 #include <functional>
 #include <sstream>
 
+#include "cut_networks.h"
 #include "errors.h"
 #include "inception.h"
+#include "network_layers.h"
 #include "precision.h"
 #include "prepacked_conv.h"
 #include "subpixel_deconv.h"
@@ -19,6 +21,10 @@ constexpr double kDropout = 0.5;      // dropout rate of the reference
 constexpr double kNormEps = 1e-5;     // BatchNorm/InstanceNorm eps
 constexpr double kBnMomentum = 0.1;   // BatchNorm momentum
 constexpr int64_t kMaxChannels = 100000;  // channel counts beyond this are typos, not networks
+
+}  // namespace
+
+// ---- Layers shared with cut_networks.cc (declared in network_layers.h) -------------------------------
 
 // The reference's use_bias rule: convs followed by a norm have a bias only with (stat-less) InstanceNorm.
 bool UseBias(const std::string& norm) { return norm == "instance"; }
@@ -44,6 +50,8 @@ SubpixelConvTranspose2d Deconv(int64_t in, int64_t out, int64_t k, int64_t strid
 }
 
 nn::LeakyReLU LRelu() { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(kLeakySlope)); }
+
+namespace {
 
 // ---- U-Net -------------------------------------------------------------------------------------------
 
@@ -106,6 +114,8 @@ UnetBlock BuildUnet(int64_t inputNc, int64_t outputNc, int64_t numDowns, int64_t
   return UnetBlock(outputNc, ngf, inputNc, nn::AnyModule(block), true, false, norm, false);
 }
 
+}  // namespace
+
 // ---- ResNet ------------------------------------------------------------------------------------------
 
 // Adds the padding of one 3x3 conv to `seq` and returns the conv's own padding.
@@ -115,40 +125,37 @@ int64_t PushPadding(nn::Sequential& seq, const std::string& paddingType) {
   return 1;  // zero
 }
 
-struct ResnetBlockImpl : nn::Module {
-  ResnetBlockImpl(int64_t dim, const std::string& paddingType, const std::string& norm, bool useDropout) {
-    const bool useBias = UseBias(norm);
-    conv_block = nn::Sequential();
-    int64_t p = PushPadding(conv_block, paddingType);
-    conv_block->push_back(Conv(dim, dim, 3, 1, p, useBias));
-    conv_block->push_back(MakeNorm(norm, dim));
-    conv_block->push_back(nn::ReLU());
-    if (useDropout) conv_block->push_back(nn::Dropout(kDropout));
-    p = PushPadding(conv_block, paddingType);
-    conv_block->push_back(Conv(dim, dim, 3, 1, p, useBias));
-    conv_block->push_back(MakeNorm(norm, dim));
-    register_module("conv_block", conv_block);
-  }
-  // The Sequential's modules in order, except that each ReflectionPad2d + conv pair goes through the conv's
-  // ForwardReflectionPadded (Winograd at inference reads the reflected input itself; otherwise the same two ops).
-  torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor h = x;
-    for (auto it = conv_block->begin(); it != conv_block->end(); ++it) {
-      auto next = it + 1;
-      auto pad = it->ptr()->as<nn::ReflectionPad2dImpl>();
-      auto conv = next != conv_block->end() ? next->ptr()->as<FastConv2dImpl>() : nullptr;
-      if (pad && conv) {
-        h = conv->ForwardReflectionPadded(h, *pad->options.padding());
-        it = next;
-      } else {
-        h = it->forward(h);
-      }
+ResnetBlockImpl::ResnetBlockImpl(int64_t dim, const std::string& paddingType, const std::string& norm, bool useDropout) {
+  const bool useBias = UseBias(norm);
+  conv_block = nn::Sequential();
+  int64_t p = PushPadding(conv_block, paddingType);
+  conv_block->push_back(Conv(dim, dim, 3, 1, p, useBias));
+  conv_block->push_back(MakeNorm(norm, dim));
+  conv_block->push_back(nn::ReLU());
+  if (useDropout) conv_block->push_back(nn::Dropout(kDropout));
+  p = PushPadding(conv_block, paddingType);
+  conv_block->push_back(Conv(dim, dim, 3, 1, p, useBias));
+  conv_block->push_back(MakeNorm(norm, dim));
+  register_module("conv_block", conv_block);
+}
+
+torch::Tensor ResnetBlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor h = x;
+  for (auto it = conv_block->begin(); it != conv_block->end(); ++it) {
+    auto next = it + 1;
+    auto pad = it->ptr()->as<nn::ReflectionPad2dImpl>();
+    auto conv = next != conv_block->end() ? next->ptr()->as<FastConv2dImpl>() : nullptr;
+    if (pad && conv) {
+      h = conv->ForwardReflectionPadded(h, *pad->options.padding());
+      it = next;
+    } else {
+      h = it->forward(h);
     }
-    return x + h;
   }
-  nn::Sequential conv_block{nullptr};
-};
-TORCH_MODULE(ResnetBlock);
+  return x + h;
+}
+
+namespace {
 
 // ResnetGenerator's `model` Sequential (the reference's n_downsampling is 2).
 nn::Sequential BuildResnet(int64_t inputNc, int64_t outputNc, int64_t ngf, const std::string& norm, bool useDropout,
@@ -234,7 +241,15 @@ void CheckSpec(const NetworkSpec& s) {
     if (s.inputNc != 3) throw UserError(Expected("3", "FID network inputNc", std::to_string(s.inputNc)));
     return;
   }
-  if (s.kind != "G" && s.kind != "D") throw UserError(Expected("'G', 'D' or 'FID'", "network kind", quoted(s.kind)));
+  if (s.kind == "F") {
+    if (s.builder != "patch_sample_mlp" && s.builder != "patch_sample")
+      throw UserError(Expected("a PatchSampleF builder (patch_sample_mlp, patch_sample)", "netF " + quoted(s.arch) + " builder", quoted(s.builder)));
+    inRange(s.width, 1, kMaxChannels, "netF_nc");
+    if (s.featureChannels.empty()) throw UserError(Expected("at least one feature map", "PatchSampleF featureChannels", "none"));
+    for (auto c : s.featureChannels) inRange(c, 1, kMaxChannels, "PatchSampleF featureChannels");
+    return;
+  }
+  if (s.kind != "G" && s.kind != "D") throw UserError(Expected("'G', 'D', 'F' or 'FID'", "network kind", quoted(s.kind)));
   if (s.norm != "batch" && s.norm != "instance" && s.norm != "none" && s.norm != "syncbatch")
     throw UserError(Expected("one of batch, instance, none, syncbatch", "norm", quoted(s.norm)));
   inRange(s.inputNc, 1, kMaxChannels, "inputNc");
@@ -244,18 +259,18 @@ void CheckSpec(const NetworkSpec& s) {
     inRange(s.sizeMultiple, 1, int64_t(1) << 20, "sizeMultiple");
     if (s.builder == "unet") {
       if (s.numDowns < 5 || s.numDowns > 12) throw UserError(Expected("a U-Net depth between 5 and 12", "netG", quoted(s.arch)));
-    } else if (s.builder == "resnet") {
+    } else if (s.builder == "resnet" || s.builder == "resnet_cut") {
       inRange(s.nBlocks, 0, 999, "nBlocks");
       inRange(s.nDownsampling, 0, 8, "nDownsampling");
       if (s.paddingType != "reflect" && s.paddingType != "replicate" && s.paddingType != "zero")
         throw UserError(Expected("one of reflect, replicate, zero", "paddingType", quoted(s.paddingType)));
     } else {
-      throw UserError(Expected("a generator builder (unet, resnet)", "netG " + quoted(s.arch) + " builder", quoted(s.builder)));
+      throw UserError(Expected("a generator builder (unet, resnet, resnet_cut)", "netG " + quoted(s.arch) + " builder", quoted(s.builder)));
     }
-  } else if (s.builder == "n_layers") {
+  } else if (s.builder == "n_layers" || s.builder == "n_layers_cut") {
     inRange(s.nLayersD, 1, 10, "n_layers_D");
   } else if (s.builder != "pixel") {
-    throw UserError(Expected("a discriminator builder (n_layers, pixel)", "netD " + quoted(s.arch) + " builder", quoted(s.builder)));
+    throw UserError(Expected("a discriminator builder (n_layers, n_layers_cut, pixel)", "netD " + quoted(s.arch) + " builder", quoted(s.builder)));
   }
 }
 
@@ -272,14 +287,18 @@ NetworkImpl::NetworkImpl(const NetworkSpec& checked) : spec(checked) {
       auto unet = register_module("model", BuildUnet(s.inputNc, s.outputNc, s.numDowns, s.width, s.norm, s.useDropout));
       root = [unet](const torch::Tensor& x) { return unet->forward(x); };
     } else {
-      auto seq = register_module("model", BuildResnet(s.inputNc, s.outputNc, s.width, s.norm, s.useDropout, s.nBlocks, s.nDownsampling, s.paddingType));
+      auto seq = register_module("model", s.builder == "resnet_cut" ? BuildCutResnet(s)
+          : BuildResnet(s.inputNc, s.outputNc, s.width, s.norm, s.useDropout, s.nBlocks, s.nDownsampling, s.paddingType));
       root = [seq](const torch::Tensor& x) { return seq->forward(x); };
     }
+  } else if (s.kind == "F") {
+    BuildPatchSampleF(*this, s);
+    root = [](const torch::Tensor& x) { return x; };  // never reached: CheckInput refuses F (samplePatches is its forward)
   } else if (s.builder == "pixel") {
     auto seq = register_module("net", BuildPixel(s.inputNc, s.width, s.norm));
     root = [seq](const torch::Tensor& x) { return seq->forward(x); };
   } else {
-    auto seq = register_module("model", BuildNLayer(s.inputNc, s.width, s.nLayersD, s.norm));
+    auto seq = register_module("model", s.builder == "n_layers_cut" ? BuildCutNLayer(s) : BuildNLayer(s.inputNc, s.width, s.nLayersD, s.norm));
     root = [seq](const torch::Tensor& x) { return seq->forward(x); };
   }
 }
@@ -290,13 +309,15 @@ NetworkImpl::NetworkImpl(const NetworkSpec& checked) : spec(checked) {
 std::string NetworkImpl::Describe() const {
   std::ostringstream o;
   if (spec.kind == "FID") o << "FID Inception v3 (pool3, 2048 features, input in [0, 1])";
-  else if (spec.kind == "G") o << spec.arch << " generator (" << spec.inputNc << "->" << spec.outputNc << " channels, ngf " << spec.width << ", " << spec.norm << " norm)";
-  else o << spec.arch << " discriminator (" << spec.inputNc << " channels, ndf " << spec.width << ", " << spec.norm << " norm)";
+  else if (spec.kind == "F") o << "PatchSampleF (" << spec.arch << ", nc " << spec.width << ", " << spec.featureChannels.size() << " feature maps)";
+  else if (spec.kind == "G") o << spec.arch << (spec.builder == "resnet_cut" ? " antialiased (CUT)" : "") << " generator (" << spec.inputNc << "->" << spec.outputNc << " channels, ngf " << spec.width << ", " << spec.norm << " norm)";
+  else o << spec.arch << (spec.builder == "n_layers_cut" ? " antialiased (CUT)" : "") << " discriminator (" << spec.inputNc << " channels, ndf " << spec.width << ", " << spec.norm << " norm)";
   return o.str();
 }
 
 void NetworkImpl::CheckInput(const torch::Tensor& x) const {
   std::ostringstream o;
+  if (spec.kind == "F") throw UserError(Describe() + " has no single-tensor forward: use samplePatches");
   if (x.dim() != 4) {
     o << Describe() << " expects a 4-D input [N, C, H, W] but received shape " << x.sizes();
     throw UserError(o.str());
@@ -319,10 +340,13 @@ void NetworkImpl::CheckInput(const torch::Tensor& x) const {
         << (spec.builder == "unet" ? " (pad or resize the image, or use a shallower U-Net)" : " (pad or resize the image)");
       throw UserError(o.str());
     }
-  } else if (spec.builder == "n_layers") {
+  } else if (spec.builder == "n_layers" || spec.builder == "n_layers_cut") {
     // Each stride-2 conv halves the size and the two final 4x4 stride-1 convs take 1 each: the map must stay >= 1.
     int64_t mh = h, mw = w;
-    for (int64_t i = 0; i < spec.nLayersD; ++i) { mh = (mh + 2 - 4) / 2 + 1; mw = (mw + 2 - 4) / 2 + 1; }
+    for (int64_t i = 0; i < spec.nLayersD; ++i) {
+      if (spec.builder == "n_layers_cut") { mh = (mh - 1 - 1) / 2 + 1; mw = (mw - 1 - 1) / 2 + 1; }  // 4x4 stride-1 conv, then blur pool
+      else { mh = (mh + 2 - 4) / 2 + 1; mw = (mw + 2 - 4) / 2 + 1; }
+    }
     mh -= 2; mw -= 2;
     if (mh < 1 || mw < 1) {
       o << Describe() << " needs a larger input: " << h << "x" << w << " leaves no patch after " << spec.nLayersD
@@ -347,7 +371,8 @@ void NetworkImpl::InitWeights(const std::string& initType, double gain) {
   torch::NoGradGuard noGrad;
   std::function<void(nn::Module&)> visit = [&](nn::Module& m) {
     for (auto& child : m.children()) visit(*child);  // post-order: children first, in registration order
-    const bool isConv = m.as<nn::Conv2d>() != nullptr || m.as<SubpixelConvTranspose2d>() != nullptr;
+    // CUT's init_weights also covers Linear (PatchSampleF's MLPs); no other network has one.
+    const bool isConv = m.as<nn::Conv2d>() != nullptr || m.as<SubpixelConvTranspose2d>() != nullptr || m.as<nn::Linear>() != nullptr;
     if (isConv) {
       auto params = m.named_parameters(false);
       auto* w = params.find("weight");

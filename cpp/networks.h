@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 #include <torch/torch.h>
 
 namespace img2img {
@@ -12,9 +13,9 @@ namespace img2img {
 // What to build. Names are resolved in TypeScript (src/architectures.ts, the architecture table): this layer gets
 // the builder and its structural numbers and only range-checks them.
 struct NetworkSpec {
-  std::string kind;         // "G", "D" or "FID" (the FID Inception v3 of metrics, inception.h)
+  std::string kind;         // "G", "D", "F" (CUT's PatchSampleF, cut_networks.h) or "FID" (the FID Inception v3 of metrics, inception.h)
   std::string arch;         // the name, for messages only
-  std::string builder;      // unet | resnet | n_layers | pixel | fid_inception_v3
+  std::string builder;      // unet | resnet | resnet_cut | n_layers | n_layers_cut | pixel | patch_sample_mlp | patch_sample | fid_inception_v3
   int64_t inputNc = 0;
   int64_t outputNc = 0;     // G only
   int64_t width = 0;        // ngf (G) or ndf (D)
@@ -26,6 +27,9 @@ struct NetworkSpec {
   std::string norm;         // batch | instance | none | syncbatch
   bool useDropout = false;
   std::string paddingType;  // resnet blocks: reflect | replicate | zero
+  bool antialias = false;    // resnet_cut: blur-pool downsampling (cut_networks.h)
+  bool antialiasUp = false;  // resnet_cut: blur upsampling + conv instead of ConvTranspose2d
+  std::vector<int64_t> featureChannels;  // patch_sample*: channels of each sampled feature map (one MLP each); width = nc
 };
 
 // Range-checks every field the builder reads; throws UserError naming the field.

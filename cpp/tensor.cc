@@ -282,6 +282,7 @@ Napi::Value TensorWrap::Unary(const Napi::CallbackInfo& info) {
     else if (op == "sigmoid") r = t.sigmoid();
     else if (op == "tanh") r = t.tanh();
     else if (op == "relu") r = t.relu();
+    else if (op == "flipW") r = t.flip({-1});  // torch.flip(x, [3]) of an NCHW tensor
     else if (op == "sign") r = t.sign();
     else if (op == "isfinite") r = t.isfinite().all();
     else if (op == "zerosLike") r = torch::zeros_like(t);
@@ -377,6 +378,20 @@ Napi::Value TensorWrap::Norm(const Napi::CallbackInfo& info) {
     int64_t dim = info[1].As<Napi::Number>().Int64Value();
     return Wrap(env, tensor(env).norm(p, {dim}));
   });
+}
+
+std::vector<torch::Tensor> TensorListFrom(const Napi::Value& v, const std::string& what) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "Expected an array of Tensors for " + what);
+  auto arr = v.As<Napi::Array>();
+  std::vector<torch::Tensor> out;
+  for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(TensorWrap::From(arr.Get(i), what));
+  return out;
+}
+
+Napi::Array WrapTensorList(Napi::Env env, const std::vector<torch::Tensor>& ts) {
+  auto arr = Napi::Array::New(env, ts.size());
+  for (size_t i = 0; i < ts.size(); ++i) arr.Set(uint32_t(i), TensorWrap::Wrap(env, ts[i]));
+  return arr;
 }
 
 }  // namespace img2img

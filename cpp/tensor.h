@@ -57,6 +57,9 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 // Parses 'cpu' | 'cuda' | 'cuda:N' and checks that the device exists (never falls back to CPU silently).
 torch::Device ParseDevice(const Napi::Env& env, const std::string& device);
 std::string DeviceString(const torch::Device& d);
+// An array of Tensors (the torch::Tensors share the JS tensors' storage) / new JS Tensors owning each result.
+std::vector<torch::Tensor> TensorListFrom(const Napi::Value& v, const std::string& what);
+Napi::Array WrapTensorList(Napi::Env env, const std::vector<torch::Tensor>& ts);
 std::vector<int64_t> ShapeFrom(const Napi::Env& env, const Napi::Value& v, const std::string& what);
 torch::ScalarType DTypeFrom(const Napi::Env& env, const std::string& name);
 std::string DTypeName(torch::ScalarType t);

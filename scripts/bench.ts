@@ -29,7 +29,9 @@ interface Row {
   kind: 'train' | 'forward' | 'fid';
   /** fid rows: images per timed iteration. */
   images?: number;
-  model?: 'pix2pix' | 'cycle_gan';
+  model?: 'pix2pix' | 'cycle_gan' | 'cut';
+  /** cut rows: --CUT_mode. */
+  cutMode?: 'CUT' | 'FastCUT';
   /** A generator architecture, or the FID Inception for the 'fid' rows. */
   netG: GeneratorArch | 'fid_inception_v3';
   size: number;
@@ -48,11 +50,14 @@ const ROWS: Row[] = [
   { name: 'train pix2pix, unet_256 @ 256x256', kind: 'train', model: 'pix2pix', netG: 'unet_256', size: 256, reference: 1.72, goal: 0.6 },
   { name: 'train pix2pix, unet_128 @ 128x128', kind: 'train', model: 'pix2pix', netG: 'unet_128', size: 128, reference: 0.86, goal: 0.3 },
   { name: 'train cycle_gan, resnet_9blocks @ 256x256', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 256, reference: 12.3, goal: 9 },
+  { name: 'train cut (CUT), resnet_9blocks @ 256x256', kind: 'train', model: 'cut', cutMode: 'CUT', netG: 'resnet_9blocks', size: 256 },
+  { name: 'train cut (FastCUT), resnet_9blocks @ 256x256', kind: 'train', model: 'cut', cutMode: 'FastCUT', netG: 'resnet_9blocks', size: 256 },
   { name: 'train cycle_gan, resnet_9blocks @ 128x128', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 128, reference: 3.94, goal: 2.5 },
   { name: 'one unet_256 forward @ 256x256', kind: 'forward', netG: 'unet_256', size: 256, reference: 0.34, goal: 0.12 },
   { name: 'one resnet_9blocks forward @ 256x256', kind: 'forward', netG: 'resnet_9blocks', size: 256, reference: 0.74, goal: 0.45 },
   { name: 'quick: train pix2pix, unet_128 ngf 16 @ 128', kind: 'train', model: 'pix2pix', netG: 'unet_128', size: 128, ngf: 16, quick: true },
   { name: 'quick: train cycle_gan, resnet_6blocks ngf 8 @ 64', kind: 'train', model: 'cycle_gan', netG: 'resnet_6blocks', size: 64, ngf: 8, quick: true },
+  { name: 'quick: train cut (CUT), resnet_6blocks ngf 8 @ 64', kind: 'train', model: 'cut', cutMode: 'CUT', netG: 'resnet_6blocks', size: 64, ngf: 8, quick: true },
   { name: 'quick: resnet_9blocks ngf 16 forward @ 128', kind: 'forward', netG: 'resnet_9blocks', size: 128, ngf: 16, quick: true },
   // Issue 20: on a bf16-capable CPU, cycle_gan training >= 1.8x our fp32 step and >= 2.3x the reference
   // (12.3 s / 2.3), resnet_9blocks inference >= 2x our fp32 forward.
@@ -135,10 +140,14 @@ async function benchRow(row: Row, device: string, warmup: number, iters: number,
   }
   const argv = ['--dataroot', 'unused', '--model', row.model!, '--netG', row.netG, '--ngf', String(ngf), '--ndf', String(ngf),
     '--crop_size', String(row.size), '--load_size', String(row.size), '--device', device, '--checkpoints_dir', os.tmpdir(), '--seed', '0',
-    '--precision', precision, ...(force ? ['--force_precision'] : [])];
+    '--precision', precision, ...(force ? ['--force_precision'] : []),
+    // CUT's defaults (netF_nc, num_patches 256) at full width; scaled down with the quick rows' ngf 8, as reference_cut_bench.py.
+    ...(row.model === 'cut' ? ['--CUT_mode', row.cutMode!, ...(ngf < 64 ? ['--netF_nc', '32', '--num_patches', '16'] : [])] : [])];
   const model = createModel(parseOptions(argv));
   const times: number[] = [];
   try {
+    // CUT builds F on its first batch (outside the timed steps, as its train.py); a no-op for the other models.
+    model.dataDependentInitialize({ A: randomImage(row.size, device), B: randomImage(row.size, device) });
     for (let i = 0; i < warmup + iters; i++) {
       const A = randomImage(row.size, device), B = randomImage(row.size, device);
       const t0 = process.hrtime.bigint();
@@ -151,9 +160,10 @@ async function benchRow(row: Row, device: string, warmup: number, iters: number,
     model.dispose();
   }
   const norm = row.model === 'pix2pix' ? 'batch' : 'instance';
-  const g = { kind: 'G' as const, arch: row.netG, inputNc: 3, outputNc: 3, width: ngf, norm };
-  const d = { kind: 'D' as const, arch: 'basic', inputNc: row.model === 'pix2pix' ? 6 : 3, width: ngf, nLayersD: 3, norm };
-  return { times, flops: trainStepFlops(row.model!, g, d, row.size, row.size) };
+  const cut = row.model === 'cut' ? { antialias: true, antialiasUp: true } : {};
+  const g = { kind: 'G' as const, arch: row.netG, inputNc: 3, outputNc: 3, width: ngf, norm, ...cut };
+  const d = { kind: 'D' as const, arch: 'basic', inputNc: row.model === 'pix2pix' ? 6 : 3, width: ngf, nLayersD: 3, norm, ...(row.model === 'cut' ? { antialias: true } : {}) };
+  return { times, flops: trainStepFlops(row.model!, g, d, row.size, row.size, row.cutMode !== 'FastCUT') };
 }
 
 export async function main(args: string[]): Promise<number> {

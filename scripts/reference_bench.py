@@ -879,17 +879,22 @@ def run_check():
     return 0 if ok else 1
 
 
-def main(argv):
-    p = argparse.ArgumentParser(description='Time the Python reference (transcribed) on the rows of scripts/bench.ts.')
+def bench_arg_parser(description, check_help):
+    """The flags every reference timing script shares with scripts/bench.ts (reference_cut_bench.py uses it too)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument('--threads', type=int, default=0, help='torch.set_num_threads; 0 (default) = all cores, as bench.ts')
     p.add_argument('--warmup', type=int, default=None, help='warm-up iterations per row (default 2, --quick 1)')
     p.add_argument('--iters', type=int, default=None, help='timed iterations per row (default 5, --quick 2)')
     p.add_argument('--only', default='', help='only rows whose bench.ts name or id contains this substring')
     p.add_argument('--quick', action='store_true', help='only the small "quick:" rows (as bench.ts --quick)')
-    p.add_argument('--all', action='store_true', help='the six reference rows and the quick rows')
-    p.add_argument('--device', default='cpu', help='cpu (default) or cuda[:N]')
-    p.add_argument('--json', action='store_true', help='print one JSON object with all rows')
-    p.add_argument('--check', action='store_true', help='parameter counts and fixture verification; no timing')
+    p.add_argument('--all', action='store_true', help='the full-size rows and the quick rows')
+    p.add_argument('--json', action='store_true', help='print one JSON object with all rows (for bench.ts --compare)')
+    p.add_argument('--check', action='store_true', help=check_help)
+    return p
+
+
+def parse_bench_args(p, argv):
+    """Parses argv and applies the shared defaults: threads, warm-up and iteration counts."""
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads if args.threads > 0 else max(1, os.cpu_count() or 1))
     if args.warmup is None:
@@ -898,6 +903,14 @@ def main(argv):
         args.iters = 2 if args.quick else 5
     if args.iters < 1:
         p.error('--iters must be >= 1')
+    return args
+
+
+def main(argv):
+    p = bench_arg_parser('Time the Python reference (transcribed) on the rows of scripts/bench.ts.',
+                         'parameter counts and fixture verification; no timing')
+    p.add_argument('--device', default='cpu', help='cpu (default) or cuda[:N]')
+    args = parse_bench_args(p, argv)
     if args.check:
         return run_check()
     return run_bench(args)

@@ -3,7 +3,7 @@
 // are divided back and checked, a step with inf/NaN gradients is skipped and the scale backs off, and after
 // `growthInterval` clean steps in a row the scale grows. One scaler per optimizer (each of our losses feeds one
 // optimizer's parameters), so each step can update its own scale at once.
-import type { Adam } from './optim';
+import type { NativeAdam } from '../binding';
 import type { Tensor } from './tensor';
 
 export interface LossScalerOptions {
@@ -46,7 +46,7 @@ export class DynamicLossScaler {
    * Unscales the optimizer's gradients in place and updates the scale; returns whether the step may go ahead
    * (false: a gradient held inf or NaN, so the step is skipped).
    */
-  unscale(optimizer: Adam): boolean {
+  unscale(optimizer: { native: NativeAdam }): boolean {
     const nonFinite = optimizer.native.unscaleGrads(1 / this.scale);
     this.update(nonFinite);
     return !nonFinite;

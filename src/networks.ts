@@ -8,7 +8,7 @@ import {
   architectureNames, describeStateDictGuess, DISCRIMINATOR_DEFAULTS, GENERATOR_DEFAULTS, guessArchitecture, INIT_TYPES,
   NORMS, PADDING_TYPES, resolveArchitecture,
 } from './architectures';
-import type { BuilderFields, DiscriminatorArch, GeneratorArch, InitType, NetworkDescription, Norm, PaddingType } from './architectures';
+import type { BuilderFields, DiscriminatorArch, GeneratorArch, InitType, NetworkDescription, Norm, PaddingType, PatchSampleArch } from './architectures';
 import type { Device } from './device';
 export type { NetworkDescription };
 import type { Precision } from './precision';
@@ -17,12 +17,21 @@ import type { Precision } from './precision';
 export interface GeneratorOptions {
   netG?: GeneratorArch; inputNc?: number; outputNc?: number; ngf?: number; norm?: Norm; useDropout?: boolean;
   initType?: InitType; initGain?: number; device?: Device; paddingType?: PaddingType;
+  /** CUT's ResNet generator: blur-pool downsampling / blur upsampling + conv (the architecture table's resnet_cut). */
+  antialias?: boolean; antialiasUp?: boolean;
   /** Skip init_weights (keep libtorch's default init), e.g. when a checkpoint is loaded right after. */
   skipInit?: boolean;
 }
 /** define_D's arguments: the discriminator architecture and its initialization. */
 export interface DiscriminatorOptions {
   netD?: DiscriminatorArch; inputNc?: number; ndf?: number; nLayersD?: number; norm?: Norm;
+  initType?: InitType; initGain?: number; device?: Device; skipInit?: boolean;
+  /** CUT's PatchGAN: blur-pool downsampling (the architecture table's n_layers_cut). */
+  antialias?: boolean;
+}
+/** CUT's define_F: PatchSampleF over feature maps of the given channel counts (built once it has seen features). */
+export interface PatchSampleOptions {
+  netF?: PatchSampleArch; netFNc?: number; featureChannels: number[];
   initType?: InitType; initGain?: number; device?: Device; skipInit?: boolean;
 }
 
@@ -56,6 +65,12 @@ export class Network {
 
   /** [sync] Forward on the calling thread (autograd history is recorded unless inside noGrad). */
   forward(x: Tensor): Tensor { return new Tensor(this.native.forward(x.native)); }
+  /** [sync] CUT's encode_only forward of a ResNet generator: the outputs of its `model` layers listed in `layers`. */
+  encode(x: Tensor, layers: number[]): Tensor[] { return this.native.encode(x.native, layers).map((t) => new Tensor(t)); }
+  /** [sync] PatchSampleF (kind F): the patches `ids[i]` of each feature map, through its MLPs, L2-normalised. */
+  samplePatches(feats: Tensor[], ids: Tensor[]): Tensor[] {
+    return this.native.samplePatches(feats.map((t) => t.native), ids.map((t) => t.native)).map((t) => new Tensor(t));
+  }
   /** [async] Forward on the libuv pool without autograd; the event loop stays free. */
   async forwardAsync(x: Tensor, opts: { outputDevice?: string } = {}): Promise<Tensor> {
     return new Tensor(await this.native.forwardAsync(x.native, { noGrad: true, outputDevice: opts.outputDevice }));
@@ -163,8 +178,8 @@ function builderFields(d: NetworkDescription): BuilderFields {
   return resolved.fields;
 }
 
-function unknownArch(kind: 'G' | 'D', arch: unknown): Error {
-  return expected(`one of ${architectureNames(kind).names.join(', ')}`, kind === 'G' ? 'netG' : 'netD', arch);
+function unknownArch(kind: 'G' | 'D' | 'F', arch: unknown): Error {
+  return expected(`one of ${architectureNames(kind).names.join(', ')}`, `net${kind}`, arch);
 }
 
 function sameShape(a: number[], b: number[]): boolean {
@@ -173,16 +188,19 @@ function sameShape(a: number[], b: number[]): boolean {
 
 function describeAsked(d: NetworkDescription): string {
   if (d.kind === 'FID') return 'the FID Inception v3';
+  if (d.kind === 'F') return `PatchSampleF ${d.arch}, nc ${d.width}`;
+  const cut = d.antialias || d.antialiasUp ? ' (CUT antialiased)' : '';
   return d.kind === 'G'
-    ? `${d.arch}, ${d.norm} norm, ngf ${d.width}${d.useDropout ? ', dropout' : ''}`
-    : `${d.arch} discriminator, ${d.norm} norm, ndf ${d.width}`;
+    ? `${d.arch}${cut}, ${d.norm} norm, ngf ${d.width}${d.useDropout ? ', dropout' : ''}`
+    : `${d.arch}${cut} discriminator, ${d.norm} norm, ndf ${d.width}`;
 }
 
 /** Builds a generator as the reference's define_G (construction with default init, then init_weights). */
 export function defineG(opts: GeneratorOptions = {}): Network {
   const d = GENERATOR_DEFAULTS;
   const netG = opts.netG ?? d.arch;
-  const resolved = resolveArchitecture({ kind: 'G', arch: netG });
+  const antialias = opts.antialias || opts.antialiasUp ? { antialias: !!opts.antialias, antialiasUp: !!opts.antialiasUp } : {};
+  const resolved = resolveArchitecture({ kind: 'G', arch: netG, ...antialias });
   if (!resolved) throw unknownArch('G', netG);
   const description: NetworkDescription = {
     kind: 'G',
@@ -193,6 +211,7 @@ export function defineG(opts: GeneratorOptions = {}): Network {
     norm: checkChoice(opts.norm ?? d.norm, 'norm', NORMS),
     useDropout: opts.useDropout ?? d.useDropout,
     paddingType: checkChoice(opts.paddingType ?? d.paddingType, 'paddingType', PADDING_TYPES),
+    ...antialias,
   };
   return build(description, opts);
 }
@@ -201,7 +220,8 @@ export function defineG(opts: GeneratorOptions = {}): Network {
 export function defineD(opts: DiscriminatorOptions = {}): Network {
   const d = DISCRIMINATOR_DEFAULTS;
   const netD = opts.netD ?? d.arch;
-  const resolved = resolveArchitecture({ kind: 'D', arch: netD, nLayersD: checkInt(opts.nLayersD ?? 3, 'nLayersD') });
+  const antialias = opts.antialias ? { antialias: true } : {};
+  const resolved = resolveArchitecture({ kind: 'D', arch: netD, nLayersD: checkInt(opts.nLayersD ?? 3, 'nLayersD'), ...antialias });
   if (!resolved) throw unknownArch('D', netD);
   const description: NetworkDescription = {
     kind: 'D',
@@ -210,6 +230,18 @@ export function defineD(opts: DiscriminatorOptions = {}): Network {
     width: checkInt(opts.ndf ?? d.width, 'ndf'),
     nLayersD: resolved.fields.nLayersD ?? 3,
     norm: checkChoice(opts.norm ?? d.norm, 'norm', NORMS),
+    ...antialias,
+  };
+  return build(description, opts);
+}
+
+/** Builds CUT's PatchSampleF as its define_F + init_net. */
+export function definePatchSampleF(opts: PatchSampleOptions): Network {
+  const netF = opts.netF ?? 'mlp_sample';
+  if (!resolveArchitecture({ kind: 'F', arch: netF })) throw unknownArch('F', netF);
+  const featureChannels = opts.featureChannels.map((c) => checkInt(c, 'featureChannels'));
+  const description: NetworkDescription = {
+    kind: 'F', arch: netF, inputNc: featureChannels[0] ?? 1, width: checkInt(opts.netFNc ?? 256, 'netF_nc'), norm: 'none', featureChannels,
   };
   return build(description, opts);
 }

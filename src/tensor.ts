@@ -80,6 +80,8 @@ export class Tensor {
   tanh(): Tensor { return new Tensor(this.native.unary('tanh')); }
   /** Elementwise logistic sigmoid. */
   sigmoid(): Tensor { return new Tensor(this.native.unary('sigmoid')); }
+  /** torch.flip(x, [3]) of an NCHW tensor: mirrors the width. */
+  flipW(): Tensor { return new Tensor(this.native.unary('flipW')); }
   /** Zeros of this shape, dtype and device. */
   zerosLike(): Tensor { return new Tensor(this.native.unary('zerosLike')); }
   /** Ones of this shape, dtype and device. */

@@ -46,19 +46,27 @@ export interface ArchitectureOptions {
   netG?: GeneratorArch; ngf?: number; norm?: Norm; inputNc?: number; outputNc?: number; useDropout?: boolean;
 }
 
-type Field = 'arch' | 'width' | 'norm' | 'useDropout' | 'inputNc' | 'outputNc' | 'nLayersD';
-/** One architecture setting under its three names: CLI flag, API option (generators only), description field. */
-interface ArchitectureName { flag: string; option?: keyof ArchitectureOptions; field: Field; inverted?: boolean }
+type Field = 'arch' | 'width' | 'norm' | 'useDropout' | 'inputNc' | 'outputNc' | 'nLayersD' | 'antialias' | 'antialiasUp';
+/**
+ * One architecture setting under its three names: CLI flag, API option (generators only), description field.
+ * `pluginFlag`: the flag a model's hook names it by instead, used when the options have it (CUT's normG);
+ * `pluginOnly`: a flag only some models add (CUT's antialias switches), mapped only when the options have it.
+ */
+interface ArchitectureName {
+  flag: string; option?: keyof ArchitectureOptions; field: Field; inverted?: boolean; pluginFlag?: string; pluginOnly?: boolean;
+}
 
 /** The description ↔ options mapping, per kind of network. */
 const ARCHITECTURE_NAMES: Record<'G' | 'D', readonly ArchitectureName[]> = {
   G: [
     { flag: 'netG', option: 'netG', field: 'arch' },
     { flag: 'ngf', option: 'ngf', field: 'width' },
-    { flag: 'norm', option: 'norm', field: 'norm' },
+    { flag: 'norm', option: 'norm', field: 'norm', pluginFlag: 'normG' },
     { flag: 'no_dropout', option: 'useDropout', field: 'useDropout', inverted: true },
     { flag: 'input_nc', option: 'inputNc', field: 'inputNc' },
     { flag: 'output_nc', option: 'outputNc', field: 'outputNc' },
+    { flag: 'no_antialias', field: 'antialias', inverted: true, pluginOnly: true },
+    { flag: 'no_antialias_up', field: 'antialiasUp', inverted: true, pluginOnly: true },
   ],
   D: [
     { flag: 'netD', field: 'arch' },
@@ -67,12 +75,15 @@ const ARCHITECTURE_NAMES: Record<'G' | 'D', readonly ArchitectureName[]> = {
   ],
 };
 
-/** The CLI flags (and values) that describe `d`; n_layers_D only for an n_layers discriminator. */
-export function flagsOfDescription(d: NetworkDescription): Array<[string, unknown]> {
+/**
+ * The CLI flags (and values) that describe `d`; n_layers_D only for an n_layers discriminator. `hasFlag` says
+ * which flags the run's options have (a model's own names and switches, e.g. CUT's normG and no_antialias).
+ */
+export function flagsOfDescription(d: NetworkDescription, hasFlag: (flag: string) => boolean = () => false): Array<[string, unknown]> {
   if (d.kind !== 'G' && d.kind !== 'D') return [];
   return ARCHITECTURE_NAMES[d.kind]
-    .filter((n) => n.field !== 'nLayersD' || d.arch === 'n_layers')
-    .map((n) => [n.flag, n.inverted ? !d[n.field] : d[n.field]]);
+    .filter((n) => (n.field !== 'nLayersD' || d.arch === 'n_layers') && (!n.pluginOnly || hasFlag(n.flag)))
+    .map((n) => [n.pluginFlag && hasFlag(n.pluginFlag) ? n.pluginFlag : n.flag, n.inverted ? !d[n.field] : d[n.field]]);
 }
 
 /** The generator options an API caller gave (the architecture fields of LoadGeneratorOptions). */

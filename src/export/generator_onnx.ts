@@ -71,6 +71,21 @@ class Builder {
     return this.g.node('Pad', [x, this.g.int64Constant([0, 0, p, p, 0, 0, p, p])], { mode });
   }
 
+  /**
+   * CUT's blur filters (buffer `<key>.filt`, depthwise): Downsample = reflect pad 1, stride-2 conv; Upsample =
+   * edge pad 1, stride-2 transposed conv with pads 2, then the crop [1:-1] of H and W (cpp/cut_networks.cc).
+   */
+  blur(key: string, x: string, direction: 'down' | 'up'): string {
+    const f = this.need(`${key}.filt`);
+    const group = f.shape[0], k = f.shape[2];
+    if (direction === 'down') {
+      return this.g.node('Conv', [this.pad(x, 1, 'reflect'), f.name], { kernel_shape: [k, k], strides: [2, 2], pads: [0, 0, 0, 0], group });
+    }
+    const p = 1 + Math.floor((k - 1) / 2);
+    const y = this.g.node('ConvTranspose', [this.pad(x, 1, 'edge'), f.name], { kernel_shape: [k, k], strides: [2, 2], pads: [p, p, p, p], group });
+    return this.g.node('Slice', [y, this.g.int64Constant([1, 1]), this.g.int64Constant([-1, -1]), this.g.int64Constant([2, 3])]);
+  }
+
   relu(x: string): string { return this.g.node('Relu', [x]); }
   lrelu(x: string): string { return this.g.node('LeakyRelu', [x], { alpha: { float: LEAKY_SLOPE } }); }
   tanh(x: string, output?: string): string { return this.g.node('Tanh', [x], {}, output); }
@@ -135,12 +150,16 @@ function resnet(b: Builder, x: string, f: BuilderFields, out: string): string {
   };
   s.next();
   let y = convNormRelu(b.pad(x, 3, 'reflect'), ngf, (k, v) => b.conv(k, v, 1, 0));
+  // CUT's antialiased variant: stride-1 conv then a blur pool; blur upsample then a 3x3 conv (cut_networks.cc).
+  const { antialias, antialiasUp } = f;
   for (let i = 0; i < downs; i++) {
-    y = convNormRelu(y, ngf * 2 ** (i + 1), (k, v) => b.conv(k, v, 2, 1));
+    y = convNormRelu(y, ngf * 2 ** (i + 1), (k, v) => b.conv(k, v, antialias ? 1 : 2, 1));
+    if (antialias) y = b.blur(s.next(), y, 'down');
   }
   for (let i = 0; i < blocks; i++) y = resnetBlock(b, s.next(), y, ngf * 2 ** downs);
   for (let i = 0; i < downs; i++) {
-    y = convNormRelu(y, ngf * 2 ** (downs - i - 1), (k, v) => b.deconv(k, v, 1, 1));
+    if (antialiasUp) y = b.blur(s.next(), y, 'up');
+    y = convNormRelu(y, ngf * 2 ** (downs - i - 1), (k, v) => (antialiasUp ? b.conv(k, v, 1, 1) : b.deconv(k, v, 1, 1)));
   }
   s.next();
   return b.tanh(b.conv(s.next(), b.pad(y, 3, 'reflect'), 1, 0), out);
@@ -150,6 +169,7 @@ function resnet(b: Builder, x: string, f: BuilderFields, out: string): string {
 const GRAPHS: Record<string, (b: Builder, x: string, f: BuilderFields, out: string) => string> = {
   unet: (b, x, f, out) => unetBlock(b, 'model', x, 0, f.numDowns!, out),
   resnet,
+  resnet_cut: resnet,
 };
 
 export interface GeneratorGraphOptions {

@@ -21,7 +21,7 @@ export function applyCheckpointDescription(opt: Options, argv: readonly string[]
   const notes: string[] = [];
   const o: Record<string, unknown> = opt;
   const taken: string[] = [];
-  for (const [key, value] of flagsOfDescription(info.network)) {
+  for (const [key, value] of flagsOfDescription(info.network, (flag) => flag in o)) {
     if (value === undefined) continue;
     if (explicit.has(key)) {
       if (o[key] !== value) notes.push(`--${key} ${String(o[key])} conflicts with ${path.basename(file)}, which was trained with ${key}=${String(value)}; using --${key} ${String(o[key])}`);

@@ -199,6 +199,15 @@ export abstract class BaseModel<O extends object = object> {
   /** The file paths of the current input batch. */
   getImagePaths(): string[] { return this.imagePaths; }
 
+  /**
+   * Runs once on the first training batch before the first optimizeParameters, for models whose networks are shaped
+   * by data (CUT's data_dependent_initialize builds its PatchSampleF here). Most models need nothing.
+   */
+  dataDependentInitialize(_input: ModelInput): void { /* most models are fully built by their constructor */ }
+
+  /** Called with a training state's tensor shapes before it is restored: a model builds what the state holds but it lacks yet (CUT's F). */
+  prepareForTrainingState(_shapes: Map<string, { shape: number[] }>): void { /* most models are fully built by their constructor */ }
+
   /** Hook for models whose visuals need post-processing (colorization). */
   computeVisuals(): void { /* most models show their tensors as they are */ }
 

@@ -2,6 +2,7 @@
 // hook, its class and the networks that describe a run; a new model is one file plus one line in MODEL_PLUGINS.
 import type { BaseModel, ModelClass, ModelOptions, ModelPlugin } from './base_model';
 import { COLORIZATION, ColorizationModel } from './colorization_model';
+import { CUT, CUTModel } from './cut_model';
 import { CYCLE_GAN, CycleGANModel } from './cycle_gan_model';
 import { PIX2PIX, Pix2PixModel } from './pix2pix_model';
 import { TEST, TestModel } from './test_model';
@@ -13,6 +14,7 @@ import { resolveDevice } from '../runtime';
 export const MODEL_PLUGINS: Readonly<Record<string, ModelPlugin>> = {
   cycle_gan: CYCLE_GAN,
   pix2pix: PIX2PIX,
+  cut: CUT,
   test: TEST,
   colorization: COLORIZATION,
   template: TEMPLATE,
@@ -45,5 +47,5 @@ export function createModel(opt: ModelOptions): BaseModel {
   return model;
 }
 
-export { BaseModel, Pix2PixModel, CycleGANModel, TestModel, ColorizationModel, TemplateModel };
+export { BaseModel, Pix2PixModel, CycleGANModel, CUTModel, TestModel, ColorizationModel, TemplateModel };
 export type { ModelClass, ModelOptions, ModelPlugin };

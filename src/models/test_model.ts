@@ -12,7 +12,7 @@ export interface TestModelOptionValues {
 
 export function modifyTestModelOptions(parser: OptionParser, isTrain: boolean): void {
   // The test model holds one generator and no losses: it cannot be trained.
-  if (isTrain) throw expected('a trainable model (cycle_gan, pix2pix, colorization, template)', '--model', 'test', 'the test model only runs at test time');
+  if (isTrain) throw expected('a trainable model (cycle_gan, pix2pix, cut, colorization, template)', '--model', 'test', 'the test model only runs at test time');
   parser.setDefaults({ dataset_mode: 'single' });
   parser.addArgument('--model_suffix', {
     type: 'str', default: '', group: 'test model',

@@ -10,7 +10,8 @@
 import { expected, HelpRequested, OptionError } from './option_errors';
 import { NumberKind, pythonStr } from '../util/python_format';
 
-export type OptionType = 'str' | 'int' | 'float' | 'flag';
+/** 'bool': CUT's `type=str2bool, nargs='?', const=True`: `--x` alone is true, `--x false` / `--x=no` set it. */
+export type OptionType = 'str' | 'int' | 'float' | 'flag' | 'bool';
 export type OptionValue = string | number | boolean | null;
 
 export interface ArgumentSpec {
@@ -56,6 +57,8 @@ const INTEGER = /^[+-]?\d+(?:_\d+)*$/;
 const DECIMAL = /^[+-]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][+-]?\d+(?:_\d+)*)?$/;
 const SPECIAL_FLOAT = /^([+-]?)(inf|infinity|nan)$/i;
 const NEGATIVE_NUMBER = /^-\d+$|^-\d*\.\d+$/;
+const TRUE_WORDS = ['yes', 'true', 't', 'y', '1'];
+const FALSE_WORDS = ['no', 'false', 'f', 'n', '0'];
 
 /** Levenshtein distance, for "did you mean" suggestions. */
 function editDistance(a: string, b: string): number {
@@ -137,6 +140,11 @@ export class OptionParser {
       const parsed = INTEGER.test(text) ? Number(text.replace(/_/g, '')) : NaN;
       if (!Number.isSafeInteger(parsed)) throw expected('an integer', flag, raw);
       value = parsed;
+    } else if (spec.type === 'bool') {
+      const word = raw.trim().toLowerCase();
+      if (TRUE_WORDS.includes(word)) value = true;
+      else if (FALSE_WORDS.includes(word)) value = false;
+      else throw expected('a boolean (yes, true, t, y, 1, no, false, f, n, 0)', flag, raw);
     } else if (spec.type === 'float') {
       const text = raw.trim();
       const special = SPECIAL_FLOAT.exec(text);
@@ -183,6 +191,13 @@ export class OptionParser {
       if (argument.spec.type === 'flag') {
         if (equals >= 0) throw expected('no value', argument.flag, token.slice(equals + 1), 'it is a switch');
         given.set(name, true);
+        continue;
+      }
+      if (argument.spec.type === 'bool' && equals < 0) {
+        // nargs='?': the next token is this option's value only when it reads as a boolean.
+        const next = argv[i + 1]?.toLowerCase();
+        const isWord = next !== undefined && (TRUE_WORDS.includes(next) || FALSE_WORDS.includes(next));
+        given.set(name, isWord ? this.convert(argument, argv[++i]) : true);
         continue;
       }
       let raw: string | undefined;
@@ -267,7 +282,8 @@ export class OptionParser {
       for (const argument of members) {
         const { spec } = argument;
         let invocation = argument.flag;
-        if (spec.type !== 'flag') {
+        if (spec.type === 'bool') invocation += ` [${spec.metavar ?? argument.name.toUpperCase()}]`; // argparse's nargs='?'
+        else if (spec.type !== 'flag') {
           invocation += ' ' + (spec.choices ? `{${spec.choices.join(',')}}` : spec.metavar ?? argument.name.toUpperCase());
         }
         const notes: string[] = [];

@@ -66,7 +66,7 @@ export function gatherOptionsWithParser(argv: readonly string[], config: GatherC
   const parser = config.isTrain ? createTrainParser(plugins, config.prog) : createTestParser(plugins, config.prog);
 
   const first = parser.parseKnown(argv, { deferRequired: true }).values; // parse() reports what is missing
-  modelHooks[first.model as string].modifyCommandlineOptions(parser, config.isTrain);
+  modelHooks[first.model as string].modifyCommandlineOptions(parser, config.isTrain, argv);
   const second = parser.parseKnown(argv, { deferRequired: true }).values; // parse again with the model's defaults
   datasetHooks[second.dataset_mode as string].modifyCommandlineOptions(parser, config.isTrain);
   const values = parser.parse(argv);

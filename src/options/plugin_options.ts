@@ -6,8 +6,8 @@
 import { OptionParser, OptionValues } from './option_parser';
 
 export interface OptionHook {
-  /** Changes defaults and adds flags; runs before the options are final. */
-  modifyCommandlineOptions(parser: OptionParser, isTrain: boolean): void;
+  /** Changes defaults and adds flags; runs before the options are final. `argv` lets a hook read a flag it just added (CUT_mode). */
+  modifyCommandlineOptions(parser: OptionParser, isTrain: boolean, argv?: readonly string[]): void;
   /** Checks the final options (the reference does these in the dataset/model constructor). */
   checkOptions?(opt: OptionValues): void;
 }

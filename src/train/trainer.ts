@@ -262,6 +262,8 @@ export async function runTrainingLoop(options: Options | string | readonly strin
     let dataRngEpochStart = dataRng.getState();
     const nanPolicy = opt.nan_policy ?? 'stop';
     const faultNanAt = faultNanIteration();
+    // The first batch of this run also initialises data-dependent networks (CUT's train.py does it on its first batch).
+    let dataInitialized = false;
 
     /** A NaN/Inf loss or weight: --nan_policy stop throws; skip rolls back to the last saved state and goes on. */
     const onNonFinite = (error: NonFiniteLossError): void => {
@@ -314,11 +316,13 @@ export async function runTrainingLoop(options: Options | string | readonly strin
         totalIters += batchSize;
         epochIter += batchSize;
         const inputA = totalIters === faultNanAt ? new Float32Array(batch.A.length).fill(NaN) : batch.A;
-        model.setInput({
+        const input = {
           A: { data: inputA, shape: batch.shapeA },
           B: batch.B ? { data: batch.B, shape: batch.shapeB! } : undefined,
           A_paths: batch.A_paths, B_paths: batch.B_paths,
-        });
+        };
+        model.setInput(input);
+        if (!dataInitialized) { model.dataDependentInitialize(input); dataInitialized = true; }
         model.optimizeParameters();
         losses = model.getCurrentLosses();
         // Across processes the ranks decide together (one tiny all-reduce), so that all stop or roll back at once.

@@ -106,6 +106,7 @@ export function loadTrainingState(file: string, model: BaseModel): TrainingState
   if (meta.model !== model.opt.model) {
     throw new Error(`training state ${file} is from a ${meta.model} run but --model is ${model.opt.model}`);
   }
+  model.prepareForTrainingState(r.tensors);
   for (const name of model.modelNames) {
     const prefix = `net.${name}.`;
     const sd = new Map([...r.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));

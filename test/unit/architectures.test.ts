@@ -9,7 +9,7 @@ import {
   resolveArchitecture, sizeMultiple,
 } from '../../src/architectures';
 import { native } from '../../src/native';
-import { defineD, defineG } from '../../src/networks';
+import { defineD, defineG, definePatchSampleF } from '../../src/networks';
 import { parseOptions } from '../../src/plugins';
 import { Tensor } from '../../src/tensor';
 
@@ -26,6 +26,49 @@ describe('architecture table', () => {
       assert.strictEqual(resolveArchitecture({ kind, arch }), null, `${kind} ${arch}`);
     }
     assert.deepStrictEqual([sizeMultiple('unet_128'), minInputSize('unet_128'), sizeMultiple('resnet_9blocks'), minInputSize('resnet_9blocks')], [128, 128, 4, 8]);
+  });
+
+  it("CUT's families: the antialias switches pick them under the reference's names; F has its own kind", () => {
+    const r = (d: Parameters<typeof resolveArchitecture>[0]) => resolveArchitecture(d)?.fields;
+    assert.deepStrictEqual(r({ kind: 'G', arch: 'resnet_9blocks', antialias: true, antialiasUp: false }),
+      { builder: 'resnet_cut', nBlocks: 9, nDownsampling: 2, antialias: true, antialiasUp: false, sizeMultiple: 4 });
+    assert.deepStrictEqual(r({ kind: 'G', arch: 'resnet_9blocks', antialias: false, antialiasUp: false }), { builder: 'resnet', nBlocks: 9, nDownsampling: 2, sizeMultiple: 4 });
+    assert.deepStrictEqual(r({ kind: 'D', arch: 'n_layers', nLayersD: 2, antialias: true }), { builder: 'n_layers_cut', nLayersD: 2, sizeMultiple: 1 });
+    assert.deepStrictEqual(r({ kind: 'D', arch: 'pixel', antialias: true }), { builder: 'pixel', sizeMultiple: 1 }); // CUT's PixelDiscriminator has no blur
+    assert.deepStrictEqual(r({ kind: 'F', arch: 'mlp_sample' }), { builder: 'patch_sample_mlp', sizeMultiple: 1 });
+    assert.deepStrictEqual(r({ kind: 'F', arch: 'sample' }), { builder: 'patch_sample', sizeMultiple: 1 });
+    assert.deepStrictEqual(architectureNames('G').names, [...GENERATOR_ARCHS]); // the CUT G adds no names of its own
+    assert.deepStrictEqual(architectureNames('F').names, ['mlp_sample', 'sample']);
+    // Stride-1 convs before each blur pool: the antialiased D counts more than the plain one; F counts its MLPs.
+    const d = { kind: 'D' as const, arch: 'basic', inputNc: 3, width: 4, norm: 'none' };
+    assert.ok(forwardFlops({ ...d, antialias: true }, 64, 64) > forwardFlops(d, 64, 64));
+    assert.strictEqual(forwardFlops({ kind: 'F', arch: 'mlp_sample', inputNc: 3, width: 8, norm: 'none', featureChannels: [3, 16] }, 1, 4),
+      2 * (3 * 8 + 64 + 16 * 8 + 64) * 4);
+  });
+
+  it("recognises CUT's networks from their state dicts (blur filters, MLPs)", () => {
+    const nets = [
+      defineG({ netG: 'resnet_2blocks', ngf: 4, norm: 'instance', antialias: true, antialiasUp: true }),
+      defineG({ netG: 'resnet_2blocks', ngf: 4, norm: 'instance', antialias: false, antialiasUp: true }),
+      defineD({ netD: 'basic', ndf: 4, norm: 'instance', antialias: true }),
+      definePatchSampleF({ featureChannels: [3, 8, 16], netFNc: 8 }),
+    ];
+    try {
+      const guesses = nets.map((net) => {
+        const shapes = new Map<string, number[]>();
+        for (const [k, t] of net.stateDict()) { shapes.set(k, t.shape); t.dispose(); }
+        const g = guessArchitecture(shapes);
+        return [g.kind, g.arch, g.width, g.norm, g.antialias ?? null, g.antialiasUp ?? null, g.featureChannels ?? null];
+      });
+      assert.deepStrictEqual(guesses, [
+        ['G', 'resnet_2blocks', 4, 'instance', true, true, null],
+        ['G', 'resnet_2blocks', 4, 'instance', false, true, null],
+        ['D', 'basic', 4, 'instance', true, null, null],
+        ['F', 'mlp_sample', 8, 'none', null, null, [3, 8, 16]],
+      ]);
+    } finally {
+      for (const net of nets) net.dispose();
+    }
   });
 
   it('the option choices, their order and the CLI grammar come from the table', () => {
@@ -80,7 +123,7 @@ describe('architecture table', () => {
     }
     const spec = { kind: 'G' as const, arch: 'mine', inputNc: 3, outputNc: 3, width: 4, norm: 'batch', paddingType: 'reflect', sizeMultiple: 4 };
     assert.throws(() => new (native().Network)({ ...spec, builder: 'nope' }),
-      { message: "Expected a generator builder (unet, resnet) for netG 'mine' builder but received 'nope'" });
+      { message: "Expected a generator builder (unet, resnet, resnet_cut) for netG 'mine' builder but received 'nope'" });
     assert.throws(() => new (native().Network)({ ...spec, builder: 'resnet', nBlocks: 2, nDownsampling: 9 }),
       { message: 'Expected an integer between 0 and 8 for nDownsampling but received 9' });
     assert.throws(() => new (native().Network)({ ...spec, builder: 'unet', numDowns: 3 }),

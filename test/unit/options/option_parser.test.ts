@@ -87,6 +87,19 @@ describe('options/option_parser', () => {
     assert.strictEqual(known.values.batch_size, 2);
   });
 
+  it("bool options read as CUT's str2bool with nargs='?': alone true, a boolean word sets it, anything else is not taken", () => {
+    const p = new OptionParser();
+    p.addArgument('--nce_idt', { type: 'bool', default: false });
+    p.addArgument('--name', { type: 'str', default: 'x' });
+    assert.strictEqual(p.parse([]).nce_idt, false);
+    assert.strictEqual(p.parse(['--nce_idt']).nce_idt, true);
+    assert.strictEqual(p.parse(['--nce_idt', 'False']).nce_idt, false);
+    assert.strictEqual(p.parse(['--nce_idt=yes']).nce_idt, true);
+    assert.deepStrictEqual(p.parse(['--nce_idt', '--name', 'y']), { nce_idt: true, name: 'y' });
+    assert.throws(() => p.parse(['--nce_idt=maybe']), /Expected a boolean \(yes, true, t, y, 1, no, false, f, n, 0\) for --nce_idt but received 'maybe'/);
+    assert.match(p.formatHelp(), /--nce_idt \[NCE_IDT\]/);
+  });
+
   it('does not accept prefix abbreviations', () => {
     assert.throws(() => sampleParser().parse(['--dataroot', 'd', '--batch', '2']), /unrecognized arguments: --batch 2 \(did you mean --batch_size\?\)/);
   });

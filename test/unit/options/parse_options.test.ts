@@ -197,7 +197,7 @@ describe('options/parse_options', () => {
 
     it('an unknown --model or --dataset_mode lists the known ones', () => {
       assert.throws(() => parseOptions(['--dataroot', 'd', '--model', 'x']),
-        { message: "Expected one of cycle_gan, pix2pix, test, colorization, template for --model but received 'x'" });
+        { message: "Expected one of cycle_gan, pix2pix, cut, test, colorization, template for --model but received 'x'" });
       assert.throws(() => parseOptions(['--dataroot', 'd', '--dataset_mode', 'paired']),
         { message: "Expected one of unaligned, aligned, single, colorization, template for --dataset_mode but received 'paired'" });
     });
