@@ -1,7 +1,10 @@
 // The checks every training-parity case shares (test/parity/train.test.ts, test/parity/cut.test.ts): initial
 // weights in, losses per step, last visuals and final weights against a reference run, within its tolerances.
 import * as assert from 'assert';
+import * as path from 'path';
 import type { BaseModel } from '../../src/models/base_model';
+import { readSafetensorsRaw } from '../../src/checkpoint';
+import { manualSeed } from '../../src/runtime';
 import type { RawTensor } from '../../src/checkpoint';
 import { maxAbsDiff, shareWithin } from './compare';
 
@@ -66,4 +69,23 @@ export function checkFinalWeights(model: BaseModel, final: Map<string, RawTensor
   }
   assert.ok(worst <= tol.weights_max_abs, `weights: max |diff| ${worst} at ${worstKey}`);
   assert.ok(within / total >= tol['weights_share_within_1e-4'], `weights: only ${(100 * within / total).toFixed(3)}% within 1e-4`);
+}
+
+/** The batch of step `s` (`step<s>.A` / `.B`) as setInput takes it. */
+export function stepBatch(steps: Map<string, RawTensor>, s: number): { A: { data: Float32Array; shape: number[] }; B: { data: Float32Array; shape: number[] } } {
+  const A = steps.get(`step${s}.A`)!, B = steps.get(`step${s}.B`)!;
+  return { A: { data: floats(A), shape: A.shape }, B: { data: floats(B), shape: B.shape } };
+}
+
+/** The case's procedure after the initial weights: manualSeed(3), then per step setInput + optimizeParameters and its losses; last visuals and final weights. */
+export function runStepsAndCheck(model: BaseModel, dir: string, steps: Map<string, RawTensor>,
+  c: { steps: number; losses: Array<Record<string, number>>; tolerance: TrainTolerance }): void {
+  manualSeed(3);
+  for (let s = 0; s < c.steps; s++) {
+    model.setInput(stepBatch(steps, s));
+    model.optimizeParameters();
+    checkStepLosses(model, c.losses[s], c.tolerance, s);
+  }
+  checkLastVisuals(model, steps, c.tolerance);
+  checkFinalWeights(model, readSafetensorsRaw(path.join(dir, 'final_weights.safetensors')).tensors, c.tolerance);
 }

@@ -14,7 +14,7 @@ import { readSafetensorsRaw, RawTensor } from '../../src/checkpoint';
 import { noGrad, Tensor } from '../../src/tensor';
 import { SHARED } from '../helpers/paths';
 import { assertClose } from '../helpers/compare';
-import { checkFinalWeights, checkLastVisuals, checkStepLosses, floats, loadInitialWeights, TrainTolerance } from '../helpers/train_parity';
+import { floats, loadInitialWeights, runStepsAndCheck, stepBatch, TrainTolerance } from '../helpers/train_parity';
 
 const ROOT = path.join(SHARED, 'fixtures/parity/cut');
 
@@ -112,21 +112,10 @@ describe('parity: CUT / FastCUT training steps (shared/fixtures/parity/cut/train
           permutations: phases.flatMap((p) => Array.from({ length: c.draws[p].patch_id_permutations }, (_, k) => ints(steps.get(`draws.${p}.patch_ids.${k}`)!))),
           flips: phases.flatMap((p) => c.draws[p].flips),
         });
-        const batch = (s: number) => {
-          const A = steps.get(`step${s}.A`)!, B = steps.get(`step${s}.B`)!;
-          return { A: { data: floats(A), shape: A.shape }, B: { data: floats(B), shape: B.shape } };
-        };
-        model.dataDependentInitialize(batch(0));
+        model.dataDependentInitialize(stepBatch(steps, 0));
         assert.deepStrictEqual(model.modelNames, ['G', 'F', 'D']);
         loadInitialWeights(model, readSafetensorsRaw(path.join(dir, 'initial_weights.safetensors')).tensors);
-        manualSeed(3);
-        for (let s = 0; s < c.steps; s++) {
-          model.setInput(batch(s));
-          model.optimizeParameters();
-          checkStepLosses(model, c.losses[s], c.tolerance, s);
-        }
-        checkLastVisuals(model, steps, c.tolerance);
-        checkFinalWeights(model, readSafetensorsRaw(path.join(dir, 'final_weights.safetensors')).tensors, c.tolerance);
+        runStepsAndCheck(model, dir, steps, c);
       } finally {
         model.dispose();
       }

@@ -5,10 +5,10 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { createModel, manualSeed, parseOptions, Tensor } from '../../src';
+import { createModel, parseOptions, Tensor } from '../../src';
 import { readSafetensorsRaw } from '../../src/checkpoint';
 import { SHARED } from '../helpers/paths';
-import { checkFinalWeights, checkLastVisuals, checkStepLosses, floats, loadInitialWeights, TrainTolerance } from '../helpers/train_parity';
+import { loadInitialWeights, runStepsAndCheck, TrainTolerance } from '../helpers/train_parity';
 
 const CASES = path.join(SHARED, 'fixtures/parity/train');
 
@@ -33,15 +33,7 @@ describe('parity: training steps (shared/fixtures/parity/train)', function () {
       try {
         loadInitialWeights(model, readSafetensorsRaw(path.join(dir, 'initial_weights.safetensors')).tensors);
         const steps = readSafetensorsRaw(path.join(dir, 'steps.safetensors')).tensors;
-        manualSeed(3);
-        for (let s = 0; s < c.steps; s++) {
-          const A = steps.get(`step${s}.A`)!, B = steps.get(`step${s}.B`)!;
-          model.setInput({ A: { data: floats(A), shape: A.shape }, B: { data: floats(B), shape: B.shape } });
-          model.optimizeParameters();
-          checkStepLosses(model, c.losses[s], c.tolerance, s);
-        }
-        checkLastVisuals(model, steps, c.tolerance);
-        checkFinalWeights(model, readSafetensorsRaw(path.join(dir, 'final_weights.safetensors')).tensors, c.tolerance);
+        runStepsAndCheck(model, dir, steps, c);
       } finally {
         model.dispose();
       }
