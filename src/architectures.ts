@@ -6,12 +6,18 @@
 // checkpoint description all read this file; adding a family is one entry here plus one builder in cpp/networks.cc.
 // This module imports nothing, so every layer may read it.
 
+/** The --norm names. */
 export const NORMS = ['instance', 'batch', 'none', 'syncbatch'] as const;
+/** The --init_type names. */
 export const INIT_TYPES = ['normal', 'xavier', 'kaiming', 'orthogonal'] as const;
+/** The --gan_mode names. */
 export const GAN_MODES = ['vanilla', 'lsgan', 'wgangp'] as const;
 export const PADDING_TYPES = ['reflect', 'replicate', 'zero'] as const;
+/** A normalization layer (--norm). */
 export type Norm = typeof NORMS[number];
+/** A weight initialization (--init_type). */
 export type InitType = typeof INIT_TYPES[number];
+/** An adversarial objective (--gan_mode). */
 export type GanMode = typeof GAN_MODES[number];
 export type PaddingType = typeof PADDING_TYPES[number];
 
@@ -336,10 +342,13 @@ const PATCH_SAMPLE_F = {
  */
 export const ARCHITECTURES: readonly ArchitectureFamily[] = [UNET, RESNET, RESNET_CUT, N_LAYERS, N_LAYERS_CUT, PIXEL, PATCH_SAMPLE_F];
 
+/** The listed --netG names (unet_<N>downs and resnet_<N>blocks are accepted too). */
 export const GENERATOR_ARCHS = [...UNET.names, ...RESNET.names] as const;
+/** The --netD names. */
 export const DISCRIMINATOR_ARCHS = [...N_LAYERS.names, ...PIXEL.names] as const;
 /** A --netG value: the listed names, or a family's grammar (unet_<N>downs, resnet_<N>blocks). */
 export type GeneratorArch = typeof GENERATOR_ARCHS[number] | `unet_${number}downs` | `resnet_${number}blocks`;
+/** A discriminator architecture (--netD). */
 export type DiscriminatorArch = typeof DISCRIMINATOR_ARCHS[number];
 /** CUT's --netF values. */
 export const PATCH_SAMPLE_ARCHS = PATCH_SAMPLE_F.names;

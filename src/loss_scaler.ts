@@ -6,10 +6,12 @@
 import type { NativeAdam } from '../binding';
 import type { Tensor } from './tensor';
 
+/** Settings of a DynamicLossScaler; the defaults are GradScaler's (2^16, x2, x0.5, every 2000 steps). */
 export interface LossScalerOptions {
   initScale?: number; growthFactor?: number; backoffFactor?: number; growthInterval?: number;
 }
 
+/** What a training state saves of a scaler: its scale and the clean steps since it last changed. */
 export interface LossScalerState { scale: number; growthTracker: number }
 
 // GradScaler's defaults.
@@ -18,6 +20,7 @@ const GROWTH_FACTOR = 2;
 const BACKOFF_FACTOR = 0.5;
 const GROWTH_INTERVAL = 2000;
 
+/** fp16 dynamic loss scaling for one optimizer, with torch.cuda.amp.GradScaler's rules. */
 export class DynamicLossScaler {
   scale: number;
   readonly growthFactor: number;
@@ -66,6 +69,8 @@ export class DynamicLossScaler {
     }
   }
 
+  /** The scale and growth counter, for the training state. */
   state(): LossScalerState { return { scale: this.scale, growthTracker: this.growthTracker }; }
+  /** Restores what state() returned. */
   loadState(s: LossScalerState): void { this.scale = s.scale; this.growthTracker = s.growthTracker; }
 }

@@ -15,10 +15,12 @@ function hooksOf(plugins: Readonly<Record<string, { options: OptionHook }>>): Re
 export const PLUGIN_HOOKS: PluginHooks = { modelHooks: hooksOf(MODEL_PLUGINS), datasetHooks: hooksOf(DATASET_PLUGINS) };
 
 /** ParseConfig with the registries' hooks unless others are given (a test's own plugin). */
+/** parseOptions' settings; the model and dataset hooks come from the registries. */
 export type PluginParseConfig = Partial<ParseConfig>;
 
 const withHooks = (config: PluginParseConfig): ParseConfig => ({ ...PLUGIN_HOOKS, ...config });
 
+/** Parses a command line (string or argv) with the reference's option sets and every registered plugin's flags. */
 export function parseOptions(argv: readonly string[] | string, config: PluginParseConfig = {}): Options {
   return options.parseOptions(argv, withHooks(config));
 }

@@ -4,12 +4,15 @@
 import * as fs from 'fs';
 import { OptionError } from './options/option_errors';
 
+/** The --precision names: float32, bfloat16 or float16 autocast. */
 export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
+/** A --precision value. */
 export type Precision = typeof PRECISIONS[number];
 
 /** The /proc/cpuinfo flags that mean bf16 arithmetic in hardware (AVX-512 BF16 dot products, AMX tiles). */
 export const NATIVE_BF16_FLAGS = ['avx512_bf16', 'amx_bf16'] as const;
 
+/** Whether this CPU computes bf16 in hardware, and the flags that say so. */
 export interface CpuBf16Support {
   /** True when the CPU computes bf16 natively (one of NATIVE_BF16_FLAGS). */
   native: boolean;

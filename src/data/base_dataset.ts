@@ -33,6 +33,7 @@ export interface DataOptions extends TransformOptions {
   skip_bad_images?: boolean;
 }
 
+/** What a dataset plugin's class provides: its length, its random source and how each item is planned and loaded. */
 export interface Dataset {
   /** Number of items (the reference's __len__). */
   readonly length: number;

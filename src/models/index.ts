@@ -30,6 +30,7 @@ export function findModelPlugin(name: string): ModelPlugin {
   return plugin;
 }
 
+/** The class of --model `name`; an error naming the known ones otherwise. */
 export function findModelClass(name: string): ModelClass {
   return findModelPlugin(name).model;
 }
