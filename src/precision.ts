@@ -34,8 +34,13 @@ export function cpuBf16Support(cpuinfo: string | null = readCpuinfo()): CpuBf16S
   return { native: flags.length > 0, flags, model, known: !!flagLine };
 }
 
+// The CPU's flags do not change while the process runs: /proc/cpuinfo is read once, not on every bf16 translate().
+let cpuinfoText: string | null | undefined;
 function readCpuinfo(): string | null {
-  try { return fs.readFileSync('/proc/cpuinfo', 'utf8'); } catch { return null; }
+  if (cpuinfoText === undefined) {
+    try { cpuinfoText = fs.readFileSync('/proc/cpuinfo', 'utf8'); } catch { cpuinfoText = null; }
+  }
+  return cpuinfoText;
 }
 
 /**
