@@ -8,6 +8,7 @@
 #endif
 #include <sstream>
 
+#include "bf16_resnet_block.h"
 #include "cut_networks.h"
 #include "errors.h"
 #include "phase_conv.h"
@@ -246,7 +247,7 @@ Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info) {
 }
 
 // setFastPath(name, on) -> previous: one of the CPU convolution rewrites of docs/performance.md (default on):
-// "winograd" (winograd_conv.h) or "phaseConv" (phase_conv.h).
+// "winograd" (winograd_conv.h), "phaseConv" (phase_conv.h) or "bf16Block" (bf16_resnet_block.h).
 Napi::Value SetFastPathJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
@@ -259,8 +260,11 @@ Napi::Value SetFastPathJs(const Napi::CallbackInfo& info) {
     } else if (name == "phaseConv") {
       prev = PhaseConvEnabled();
       SetPhaseConv(on);
+    } else if (name == "bf16Block") {
+      prev = Bf16BlockEnabled();
+      SetBf16Block(on);
     } else {
-      TORCH_CHECK(false, "Expected \"winograd\" or \"phaseConv\" for the fast path name but received \"", name, "\"");
+      TORCH_CHECK(false, "Expected \"winograd\", \"phaseConv\" or \"bf16Block\" for the fast path name but received \"", name, "\"");
     }
     return Napi::Boolean::New(env, prev);
   });

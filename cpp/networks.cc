@@ -1,5 +1,7 @@
 #include "networks.h"
 
+#include "bf16_resnet_block.h"
+
 #include <functional>
 #include <sstream>
 
@@ -140,6 +142,7 @@ ResnetBlockImpl::ResnetBlockImpl(int64_t dim, const std::string& paddingType, co
 }
 
 torch::Tensor ResnetBlockImpl::forward(const torch::Tensor& x) {
+  if (Bf16BlockApplies(x, conv_block)) return Bf16ResnetBlock(x, conv_block);
   torch::Tensor h = x;
   for (auto it = conv_block->begin(); it != conv_block->end(); ++it) {
     auto next = it + 1;

@@ -28,6 +28,28 @@ class AutocastScope {
   at::ScalarType prevDtype_;
 };
 
+// RAII: autocast off for one device type on this thread, restored on exit (nesting and cache untouched). For the
+// layers that measured slower in bfloat16 than in float32 (LowPrecisionPays* below).
+class AutocastPause {
+ public:
+  explicit AutocastPause(c10::DeviceType device);
+  ~AutocastPause();
+  AutocastPause(const AutocastPause&) = delete;
+  AutocastPause& operator=(const AutocastPause&) = delete;
+
+ private:
+  c10::DeviceType device_;
+  bool prevEnabled_;
+};
+
+// Whether a CPU convolution gains from bfloat16, by its output pixels per channel (= multiply-adds per weight
+// element); for a stride-2 transposed convolution in sub-pixel form, by its input pixels. Below the bound (the
+// U-Net's innermost 512-1024-channel layers) the per-call casts and reorders of the large weight cost more than the
+// convolution saves: measured per layer, forward + backward, in docs/performance.md. Those layers run float32 under
+// autocast (exactly what fp32 computes). Always true off the CPU, where nothing was measured.
+bool LowPrecisionPaysConv(const torch::Device& device, int64_t outputPixels);
+bool LowPrecisionPaysDeconv(const torch::Device& device, int64_t inputPixels);
+
 // Whether CPU autocast is on for this thread: our custom CPU ops (prepacked oneDNN conv, sub-pixel deconv) call
 // ops the policy does not list, so they check this and take an autocast-listed op instead.
 bool CpuAutocastActive();

@@ -52,6 +52,8 @@ struct FastConv2dImpl : torch::nn::Conv2dImpl {
   torch::Tensor ForwardBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn);
 
  private:
+  // Output height x width for input x ("same" padding strings: treated as large).
+  int64_t OutputPixels(const torch::Tensor& x) const;
   PrepackedWeight packed_;
   WinogradWeight winograd_;
 };

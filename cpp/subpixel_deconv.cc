@@ -98,7 +98,11 @@ torch::Tensor SubpixelConvTranspose2dImpl::ForwardSubpixel(const torch::Tensor& 
 }
 
 torch::Tensor SubpixelConvTranspose2dImpl::forward(const torch::Tensor& x) {
-  if (AutocastActive(x.device())) return ForwardPath(x).to(weight.scalar_type());  // widened: precision.h
+  if (AutocastActive(x.device())) {  // widened: precision.h
+    if (x.dim() != 4 || LowPrecisionPaysDeconv(x.device(), x.size(2) * x.size(3))) return ForwardPath(x).to(weight.scalar_type());
+    AutocastPause fp32(x.device().type());
+    return ForwardPath(x.to(weight.scalar_type()));
+  }
   return ForwardPath(x);
 }
 

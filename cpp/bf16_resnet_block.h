@@ -1,0 +1,27 @@
+// The ResNet block's inference forward under CPU bfloat16 autocast in channels-last layout, with InstanceNorm,
+// ReLU and ReflectionPad2d fused into one pass per convolution. The plain autocast path reorders every
+// convolution's input and output between NCHW and oneDNN's channels-last (AMX) layout, casts to and from bfloat16
+// and runs pad, norm and ReLU as separate passes: on a Sapphire Rapids these cost more than the convolutions.
+// Here each 3x3 convolution reads a bfloat16 channels-last input that the previous pass wrote already padded, and
+// the norm statistics are float32 from the bfloat16 convolution output, as autocast computes them (precision.h):
+// the same rounding points as the plain path, up to the summation order of the statistics.
+#pragma once
+#include <torch/torch.h>
+
+#include "prepacked_conv.h"
+
+namespace img2img {
+
+// [sync] Turns the fused path on or off (default on; IMG2IMG_BF16_BLOCK=0 turns it off at load, runtime.setFastPath).
+void SetBf16Block(bool on);
+bool Bf16BlockEnabled();
+
+// Whether x + conv_block(x) can take the fused path: no autograd, CPU bfloat16 autocast, float32 4-D x, and the
+// block [ReflectionPad2d(1), conv 3x3, InstanceNorm2d (no affine, no running stats), ReLU, (Dropout in eval),
+// ReflectionPad2d(1), conv 3x3, InstanceNorm2d] with unpadded stride-1 convolutions.
+bool Bf16BlockApplies(const torch::Tensor& x, torch::nn::Sequential& convBlock);
+
+// [sync] x + conv_block(x) on that path; the result is float32 channels-last (the residual stream stays float32).
+torch::Tensor Bf16ResnetBlock(const torch::Tensor& x, torch::nn::Sequential& convBlock);
+
+}  // namespace img2img
