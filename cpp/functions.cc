@@ -8,7 +8,7 @@
 #endif
 #include <sstream>
 
-#include "bf16_resnet_block.h"
+#include "bf16_resnet.h"
 #include "cut_networks.h"
 #include "errors.h"
 #include "phase_conv.h"
@@ -247,7 +247,7 @@ Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info) {
 }
 
 // setFastPath(name, on) -> previous: one of the CPU convolution rewrites of docs/performance.md (default on):
-// "winograd" (winograd_conv.h), "phaseConv" (phase_conv.h) or "bf16Block" (bf16_resnet_block.h).
+// "winograd" (winograd_conv.h), "phaseConv" (phase_conv.h) or "bf16Block" (bf16_resnet.h).
 Napi::Value SetFastPathJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {

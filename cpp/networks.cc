@@ -1,6 +1,6 @@
 #include "networks.h"
 
-#include "bf16_resnet_block.h"
+#include "bf16_resnet.h"
 
 #include <functional>
 #include <sstream>
@@ -292,7 +292,7 @@ NetworkImpl::NetworkImpl(const NetworkSpec& checked) : spec(checked) {
     } else {
       auto seq = register_module("model", s.builder == "resnet_cut" ? BuildCutResnet(s)
           : BuildResnet(s.inputNc, s.outputNc, s.width, s.norm, s.useDropout, s.nBlocks, s.nDownsampling, s.paddingType));
-      root = [seq](const torch::Tensor& x) { return seq->forward(x); };
+      root = [seq](const torch::Tensor& x) { return Bf16GeneratorApplies(x) ? Bf16GeneratorForward(seq, x) : seq->forward(x); };
     }
   } else if (s.kind == "F") {
     BuildPatchSampleF(*this, s);

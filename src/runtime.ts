@@ -103,8 +103,8 @@ export function setFastConvTranspose(on: boolean): boolean { return native().set
  *   turns it off at load.
  * - `phaseConv`: the 7x7 convolution to at most 4 channels (the ResNet's output layer) as one stride-2 convolution
  *   over its 4 output phases, with and without autograd; exact up to summation order. IMG2IMG_PHASE_CONV=0.
- * - `bf16Block`: the ResNet block's inference forward at `precision: 'bf16'` on CPU in channels-last layout with
- *   InstanceNorm, ReLU and reflection padding fused into one pass per convolution; the plain autocast path's
+ * - `bf16Block`: the ResNet generators' inference forward at `precision: 'bf16'` on CPU in channels-last layout
+ *   with InstanceNorm, ReLU and reflection padding fused into one pass per convolution; the plain autocast path's
  *   rounding points, up to the summation order of the norm statistics. IMG2IMG_BF16_BLOCK=0.
  */
 export function setFastPath(name: 'winograd' | 'phaseConv' | 'bf16Block', on: boolean): boolean { return native().setFastPath(name, on); }

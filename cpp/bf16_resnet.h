@@ -1,5 +1,5 @@
-// The ResNet block's inference forward under CPU bfloat16 autocast in channels-last layout, with InstanceNorm,
-// ReLU and ReflectionPad2d fused into one pass per convolution. The plain autocast path reorders every
+// The ResNet generators' inference forward under CPU bfloat16 autocast in channels-last layout, with InstanceNorm,
+// ReLU and ReflectionPad2d fused into one pass per convolution (the blocks, and the layers around them). The plain autocast path reorders every
 // convolution's input and output between NCHW and oneDNN's channels-last (AMX) layout, casts to and from bfloat16
 // and runs pad, norm and ReLU as separate passes: on a Sapphire Rapids these cost more than the convolutions.
 // Here each 3x3 convolution reads a bfloat16 channels-last input that the previous pass wrote already padded, and
@@ -23,5 +23,17 @@ bool Bf16BlockApplies(const torch::Tensor& x, torch::nn::Sequential& convBlock);
 
 // [sync] x + conv_block(x) on that path; the result is float32 channels-last (the residual stream stays float32).
 torch::Tensor Bf16ResnetBlock(const torch::Tensor& x, torch::nn::Sequential& convBlock);
+
+// Whether a ResNet generator's forward can run in channels-last bf16 (no autograd, CPU bfloat16 autocast, float32
+// 4-D x; same switch as the block path).
+bool Bf16GeneratorApplies(const torch::Tensor& x);
+
+// [sync] seq(x) for a ResNet generator's `model` Sequential (the reference's or CUT's): each [ReflectionPad2d]
+// convolution or sub-pixel deconvolution followed by InstanceNorm + ReLU runs in channels-last bf16 with the norm,
+// the ReLU and the next layer's reflection pad fused into one pass (the activations stay bf16 between them, rounded
+// where the plain autocast path rounds them: at the next convolution's input); ResNet blocks take the path above;
+// every other module, and every convolution LowPrecisionPays* keeps in float32, runs as its own forward in float32.
+// Returns float32 NCHW.
+torch::Tensor Bf16GeneratorForward(torch::nn::Sequential seq, const torch::Tensor& x);
 
 }  // namespace img2img
