@@ -63,6 +63,8 @@ const ROWS: Row[] = [
   // (12.3 s / 2.3), resnet_9blocks inference >= 2x our fp32 forward.
   { name: 'train cycle_gan, resnet_9blocks @ 256x256, bf16', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 256, precision: 'bf16', reference: 12.3, goal: 12.3 / 2.3, fp32Row: 'train cycle_gan, resnet_9blocks @ 256x256', goalOverFp32: 1.8 },
   { name: 'train cycle_gan, resnet_9blocks @ 128x128, bf16', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 128, precision: 'bf16', fp32Row: 'train cycle_gan, resnet_9blocks @ 128x128', goalOverFp32: 1.8 },
+  { name: 'train cut (CUT), resnet_9blocks @ 256x256, bf16', kind: 'train', model: 'cut', cutMode: 'CUT', netG: 'resnet_9blocks', size: 256, precision: 'bf16', fp32Row: 'train cut (CUT), resnet_9blocks @ 256x256' },
+  { name: 'train cut (FastCUT), resnet_9blocks @ 256x256, bf16', kind: 'train', model: 'cut', cutMode: 'FastCUT', netG: 'resnet_9blocks', size: 256, precision: 'bf16', fp32Row: 'train cut (FastCUT), resnet_9blocks @ 256x256' },
   { name: 'train pix2pix, unet_128 @ 128x128, bf16', kind: 'train', model: 'pix2pix', netG: 'unet_128', size: 128, precision: 'bf16', fp32Row: 'train pix2pix, unet_128 @ 128x128' },
   { name: 'one resnet_9blocks forward @ 256x256, bf16', kind: 'forward', netG: 'resnet_9blocks', size: 256, precision: 'bf16', fp32Row: 'one resnet_9blocks forward @ 256x256', goalOverFp32: 2 },
   { name: 'train cycle_gan, resnet_9blocks @ 256x256, fp16', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 256, precision: 'fp16', fp32Row: 'train cycle_gan, resnet_9blocks @ 256x256' },
