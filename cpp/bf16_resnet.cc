@@ -155,8 +155,9 @@ torch::Tensor NormReluPad(const torch::Tensor& y, double eps, int64_t p) {
   return out;
 }
 
-// relu(instance_norm(y)) of a bfloat16 channels-last y, float32 channels-last (what a ResNet block takes).
-torch::Tensor NormReluFloat(const torch::Tensor& y, double eps) {
+// Float32 channels-last instance_norm(y) of a bfloat16 channels-last y: x + instance_norm(y) when `residual` x is
+// given (a block's output), relu(instance_norm(y)) otherwise (a ResNet block's input).
+torch::Tensor NormFloat(const torch::Tensor& y, double eps, const torch::Tensor& residual = {}) {
   const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
   torch::Tensor out = torch::empty({N, C, H, W}, y.options().dtype(torch::kFloat32).memory_format(at::MemoryFormat::ChannelsLast));
   std::vector<float> mean(C), invstd(C);
@@ -165,78 +166,14 @@ torch::Tensor NormReluFloat(const torch::Tensor& y, double eps) {
     float* dst = out.data_ptr<float>() + s * H * W * C;
     Stats(src, H * W, C, eps, mean.data(), invstd.data());
     at::parallel_for(0, H, 1, [&](int64_t r0, int64_t r1) {
-      NormRowFloat(src + r0 * W * C, mean.data(), invstd.data(), (r1 - r0) * W, C, dst + r0 * W * C);
+      const int64_t off = r0 * W * C, n = (r1 - r0) * W;
+      if (residual.defined())
+        ResidualRow(residual.data_ptr<float>() + s * H * W * C + off, src + off, mean.data(), invstd.data(), n, C, dst + off);
+      else
+        NormRowFloat(src + off, mean.data(), invstd.data(), n, C, dst + off);
     });
   }
   return out;
-}
-
-// x + instance_norm(y), float32 channels-last.
-torch::Tensor Residual(const torch::Tensor& x, const torch::Tensor& y, double eps) {
-  const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
-  torch::Tensor out = torch::empty_like(x, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  std::vector<float> mean(C), invstd(C);
-  for (int64_t s = 0; s < N; ++s) {
-    const uint16_t* src = Bits(y) + s * H * W * C;
-    const float* xs = x.data_ptr<float>() + s * H * W * C;
-    float* dst = out.data_ptr<float>() + s * H * W * C;
-    Stats(src, H * W, C, eps, mean.data(), invstd.data());
-    at::parallel_for(0, H, 1, [&](int64_t r0, int64_t r1) {
-      ResidualRow(xs + r0 * W * C, src + r0 * W * C, mean.data(), invstd.data(), (r1 - r0) * W, C, dst + r0 * W * C);
-    });
-  }
-  return out;
-}
-
-bool IsPad1(nn::Module* m) {
-  auto* pad = m->as<nn::ReflectionPad2dImpl>();
-  if (!pad) return false;
-  for (int64_t p : *pad->options.padding())
-    if (p != 1) return false;
-  return true;
-}
-
-bool IsPlain3x3(nn::Module* m) {
-  auto* conv = m->as<FastConv2dImpl>();
-  if (!conv) return false;
-  const auto& o = conv->options;
-  const auto& k = *o.kernel_size();
-  const auto& st = *o.stride();
-  const auto& d = *o.dilation();
-  if (!c10::holds_alternative<torch::ExpandingArray<2>>(o.padding())) return false;
-  const auto& p = *c10::get<torch::ExpandingArray<2>>(o.padding());
-  return k[0] == 3 && k[1] == 3 && st[0] == 1 && st[1] == 1 && d[0] == 1 && d[1] == 1 && p[0] == 0 && p[1] == 0 &&
-         o.groups() == 1 && o.in_channels() == o.out_channels() && conv->weight.scalar_type() == torch::kFloat32 &&
-         conv->weight.device().is_cpu();
-}
-
-bool IsPlainInstanceNorm(nn::Module* m) {
-  auto* norm = m->as<nn::InstanceNorm2dImpl>();
-  return norm && !norm->options.affine() && !norm->options.track_running_stats();
-}
-
-// The block's modules in order, Dropout (identity in eval) left out; empty when they are not the expected ones.
-std::vector<nn::Module*> Layers(nn::Sequential& seq) {
-  std::vector<nn::Module*> out;
-  for (const auto& m : *seq) {
-    auto* dropout = m.ptr()->as<nn::DropoutImpl>();
-    if (dropout) {
-      if (dropout->is_training()) return {};
-      continue;
-    }
-    out.push_back(m.ptr().get());
-  }
-  if (out.size() != 7 || !IsPad1(out[0]) || !IsPlain3x3(out[1]) || !IsPlainInstanceNorm(out[2]) ||
-      !out[3]->as<nn::ReLUImpl>() || !IsPad1(out[4]) || !IsPlain3x3(out[5]) || !IsPlainInstanceNorm(out[6]))
-    return {};
-  return out;
-}
-
-// Under CPU autocast conv2d casts the float32 weight and bias to bfloat16 (cached for the autocast region) and
-// leaves the bfloat16 input as it is; oneDNN's AMX/AVX-512 kernel reads and writes channels-last directly.
-torch::Tensor Conv(const torch::Tensor& in, nn::Module* m) {
-  auto* conv = m->as<FastConv2dImpl>();
-  return torch::conv2d(in, conv->weight, conv->bias).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 // ReflectionPad2d's padding when all four sides are equal, else -1 (also for other modules).
@@ -264,15 +201,48 @@ bool Unpadded(FastConv2dImpl* conv) {
   return p[0] == 0 && p[1] == 0;
 }
 
+// A stride-1, unpadded 3x3 convolution with as many outputs as inputs (a ResNet block's).
+bool IsPlain3x3(nn::Module* m) {
+  FastConv2dImpl* conv = PlainConv(m);
+  if (!conv || !Unpadded(conv)) return false;
+  const auto& o = conv->options;
+  const auto& k = *o.kernel_size();
+  const auto& st = *o.stride();
+  return k[0] == 3 && k[1] == 3 && st[0] == 1 && st[1] == 1 && o.in_channels() == o.out_channels();
+}
+
+bool IsPlainInstanceNorm(nn::Module* m) {
+  auto* norm = m->as<nn::InstanceNorm2dImpl>();
+  return norm && !norm->options.affine() && !norm->options.track_running_stats();
+}
+
+// The block's modules in order, Dropout (identity in eval) left out; empty when they are not the expected ones.
+std::vector<nn::Module*> Layers(nn::Sequential& seq) {
+  std::vector<nn::Module*> out;
+  for (const auto& m : *seq) {
+    auto* dropout = m.ptr()->as<nn::DropoutImpl>();
+    if (dropout) {
+      if (dropout->is_training()) return {};
+      continue;
+    }
+    out.push_back(m.ptr().get());
+  }
+  if (out.size() != 7 || ReflectPadOf(out[0]) != 1 || !IsPlain3x3(out[1]) || !IsPlainInstanceNorm(out[2]) ||
+      !out[3]->as<nn::ReLUImpl>() || ReflectPadOf(out[4]) != 1 || !IsPlain3x3(out[5]) || !IsPlainInstanceNorm(out[6]))
+    return {};
+  return out;
+}
+
+// Under CPU autocast conv2d casts the float32 weight and bias to bfloat16 (cached for the autocast region) and
+// leaves the bfloat16 input as it is; oneDNN's AMX/AVX-512 kernel reads and writes channels-last directly.
+torch::Tensor Conv(const torch::Tensor& in, nn::Module* m) {
+  auto* conv = m->as<FastConv2dImpl>();
+  return torch::conv2d(in, conv->weight, conv->bias).contiguous(at::MemoryFormat::ChannelsLast);
+}
+
 // Whether module m, fed an input of h x w, is a convolution this path runs in bf16 (LowPrecisionPays*, precision.h).
 bool Bf16Consumer(nn::Module* m, int64_t h, int64_t w) {
-  if (auto* conv = PlainConv(m)) {
-    const auto& k = *conv->options.kernel_size();
-    const auto& st = *conv->options.stride();
-    const auto& p = *c10::get<torch::ExpandingArray<2>>(conv->options.padding());
-    const int64_t oh = (h + 2 * p[0] - k[0]) / st[0] + 1, ow = (w + 2 * p[1] - k[1]) / st[1] + 1;
-    return oh > 0 && ow > 0 && LowPrecisionPaysConv(torch::kCPU, oh * ow);
-  }
+  if (auto* conv = PlainConv(m)) return LowPrecisionPaysConv(torch::kCPU, conv->OutputPixels(h, w));
   return m->as<SubpixelConvTranspose2dImpl>() != nullptr && LowPrecisionPaysDeconv(torch::kCPU, h * w);
 }
 
@@ -334,7 +304,7 @@ torch::Tensor Bf16GeneratorForward(nn::Sequential seq, const torch::Tensor& x) {
         ready = true;
         i = k;
       } else {
-        h = NormReluFloat(y, eps);
+        h = NormFloat(y, eps);
         i = k;
       }
       continue;
@@ -350,8 +320,7 @@ void SetBf16Block(bool on) { gOn = on; }
 bool Bf16BlockEnabled() { return gOn; }
 
 bool Bf16BlockApplies(const torch::Tensor& x, nn::Sequential& convBlock) {
-  return gOn && !torch::GradMode::is_enabled() && CpuAutocastActive() && x.device().is_cpu() && x.dim() == 4 &&
-         x.scalar_type() == torch::kFloat32 && x.size(2) >= 2 && x.size(3) >= 2 && !Layers(convBlock).empty() &&
+  return Bf16GeneratorApplies(x) && x.size(2) >= 2 && x.size(3) >= 2 && !Layers(convBlock).empty() &&
          convBlock[1]->as<FastConv2dImpl>()->options.in_channels() == x.size(1);
 }
 
@@ -362,7 +331,7 @@ torch::Tensor Bf16ResnetBlock(const torch::Tensor& x, nn::Sequential& convBlock)
   const torch::Tensor xc = x.contiguous(at::MemoryFormat::ChannelsLast);
   const torch::Tensor y1 = Conv(PadCast(xc, 1), layers[1]);
   const torch::Tensor y2 = Conv(NormReluPad(y1, eps1, 1), layers[5]);
-  return Residual(xc, y2, eps2);
+  return NormFloat(y2, eps2, xc);
 }
 
 }  // namespace img2img

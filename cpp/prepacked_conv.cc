@@ -49,20 +49,20 @@ bool PrepackableOptions(const torch::nn::detail::ConvNdOptions<2>& o) {
 
 }  // namespace
 
-int64_t FastConv2dImpl::OutputPixels(const torch::Tensor& x) const {
-  if (x.dim() != 4 || !c10::holds_alternative<torch::ExpandingArray<2>>(options.padding())) return INT64_MAX;
+int64_t FastConv2dImpl::OutputPixels(int64_t inH, int64_t inW) const {
+  if (!c10::holds_alternative<torch::ExpandingArray<2>>(options.padding())) return INT64_MAX;
   const auto& k = *options.kernel_size();
   const auto& st = *options.stride();
   const auto& pad = *c10::get<torch::ExpandingArray<2>>(options.padding());
   const auto& dil = *options.dilation();
-  const int64_t h = (x.size(2) + 2 * pad[0] - dil[0] * (k[0] - 1) - 1) / st[0] + 1;
-  const int64_t w = (x.size(3) + 2 * pad[1] - dil[1] * (k[1] - 1) - 1) / st[1] + 1;
-  return h * w;
+  const int64_t h = (inH + 2 * pad[0] - dil[0] * (k[0] - 1) - 1) / st[0] + 1;
+  const int64_t w = (inW + 2 * pad[1] - dil[1] * (k[1] - 1) - 1) / st[1] + 1;
+  return h > 0 && w > 0 ? h * w : 0;
 }
 
 torch::Tensor FastConv2dImpl::forward(const torch::Tensor& x) {
   if (AutocastActive(x.device())) {  // precision.h
-    if (LowPrecisionPaysConv(x.device(), OutputPixels(x))) return torch::nn::Conv2dImpl::forward(x).to(weight.scalar_type());
+    if (x.dim() != 4 || LowPrecisionPaysConv(x.device(), OutputPixels(x.size(2), x.size(3)))) return torch::nn::Conv2dImpl::forward(x).to(weight.scalar_type());
     AutocastPause fp32(x.device().type());
     return forward(x.to(weight.scalar_type()));
   }

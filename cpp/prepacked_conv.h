@@ -50,10 +50,10 @@ struct FastConv2dImpl : torch::nn::Conv2dImpl {
   // [sync] relu(bn(conv(x))) with the eval-mode BatchNorm folded into the prepacked kernel and bias (inference
   // only: no grad, bn in eval; otherwise the three ops as written). Same result to float rounding.
   torch::Tensor ForwardBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn);
+  // Output height x width for an inH x inW input (0 when none fits; "same"/"valid" padding strings: INT64_MAX).
+  int64_t OutputPixels(int64_t inH, int64_t inW) const;
 
  private:
-  // Output height x width for input x ("same" padding strings: treated as large).
-  int64_t OutputPixels(const torch::Tensor& x) const;
   PrepackedWeight packed_;
   WinogradWeight winograd_;
 };
