@@ -246,6 +246,203 @@ bool Bf16Consumer(nn::Module* m, int64_t h, int64_t w) {
   return m->as<SubpixelConvTranspose2dImpl>() != nullptr && LowPrecisionPaysDeconv(torch::kCPU, h * w);
 }
 
+// ---- Training: one ResNet block as a custom autograd function ----------------------------------------------
+//
+// What autograd does for the block under CPU bf16 autocast, with the elementwise passes fused and every map kept
+// channels-last: forward as the inference path above (saving the bf16 padded conv inputs, the bf16 conv outputs and
+// the float32 norm statistics), backward = InstanceNorm backward (float32, from the bf16 conv output), the
+// convolution's own backward in bf16 (at::convolution_backward, what ConvolutionBackward0 calls), the reflection
+// pad's backward folded into the ReLU mask and the next norm's sums. Same rounding points as the plain path: the conv
+// gets bf16 gradients, its weight gradient is widened to float32 as the weight cast's backward does, the rest is
+// float32.
+
+// For each source index r of a length-n dimension, the padded positions o with Reflect(o - p, n) == r.
+std::vector<std::vector<int64_t>> PadSources(int64_t n, int64_t p) {
+  std::vector<std::vector<int64_t>> out(n);
+  for (int64_t o = 0; o < n + 2 * p; ++o) out[Reflect(o - p, n)].push_back(o);
+  return out;
+}
+
+// Per-sample InstanceNorm statistics of a bf16 channels-last map [N, C, H, W], as float32 [N, C] mean and invstd.
+void SampleStats(const torch::Tensor& y, double eps, torch::Tensor& mean, torch::Tensor& invstd) {
+  const int64_t N = y.size(0), C = y.size(1), HW = y.size(2) * y.size(3);
+  mean = torch::empty({N, C}, y.options().dtype(torch::kFloat32));
+  invstd = torch::empty({N, C}, y.options().dtype(torch::kFloat32));
+  for (int64_t s = 0; s < N; ++s)
+    Stats(Bits(y) + s * HW * C, HW, C, eps, mean.data_ptr<float>() + s * C, invstd.data_ptr<float>() + s * C);
+}
+
+// g's per-channel sum and sum of g * xhat, xhat = (y - mean) * invstd, over one sample's n pixels; g is float32,
+// zero where `mask` (relu) says the ReLU after the norm was closed (xhat <= 0).
+IMG2IMG_CLONES
+void GradSums(const float* __restrict g, const uint16_t* __restrict y, const float* __restrict mean,
+              const float* __restrict invstd, int64_t n, int64_t C, int64_t c0, int64_t c1, double* __restrict sg,
+              double* __restrict sgx) {
+  const int64_t w = c1 - c0;
+  for (int64_t c = 0; c < w; ++c) sg[c] = sgx[c] = 0;
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t c = 0; c < w; ++c) {
+      const float gv = g[p * C + c0 + c];
+      const float xh = (Bf16ToF32(y[p * C + c0 + c]) - mean[c0 + c]) * invstd[c0 + c];
+      sg[c] += gv;
+      sgx[c] += double(gv) * xh;
+    }
+}
+
+// InstanceNorm's input gradient (no affine): bf16(invstd * (g - mean(g) - xhat * mean(g * xhat))), n pixels.
+IMG2IMG_CLONES
+void NormGradRows(const float* __restrict g, const uint16_t* __restrict y, const float* __restrict mean,
+                  const float* __restrict invstd, const float* __restrict mg, const float* __restrict mgx, int64_t n,
+                  int64_t C, uint16_t* __restrict dst) {
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t c = 0; c < C; ++c) {
+      const float xh = (Bf16ToF32(y[p * C + c]) - mean[c]) * invstd[c];
+      dst[p * C + c] = F32ToBf16(invstd[c] * (g[p * C + c] - mg[c] - xh * mgx[c]));
+    }
+}
+
+// dst[c] += bf16 src[c], C channels.
+IMG2IMG_CLONES
+void AddBf16Row(const uint16_t* __restrict src, int64_t C, float* __restrict dst) {
+  for (int64_t c = 0; c < C; ++c) dst[c] += Bf16ToF32(src[c]);
+}
+
+// Zeroes dst where the ReLU after the norm of y was closed: relu(xhat)'s backward (threshold_backward at 0).
+IMG2IMG_CLONES
+void ReluMaskRow(const uint16_t* __restrict y, const float* __restrict mean, const float* __restrict invstd, int64_t C,
+                 float* __restrict dst) {
+  for (int64_t c = 0; c < C; ++c)
+    if ((Bf16ToF32(y[c]) - mean[c]) * invstd[c] <= 0.f) dst[c] = 0.f;
+}
+
+// The reflection pad's backward for a bf16 channels-last padded gradient dP [N, C, H+2p, W+2p]: float32
+// channels-last [N, C, H, W], each source pixel summing its padded copies, plus `base` when given (the residual's
+// gradient). With `y`, the ReLU mask of relu(instance_norm(y)) is applied as well.
+torch::Tensor UnpadGrad(const torch::Tensor& dP, int64_t p, const torch::Tensor& base, const torch::Tensor& y = {},
+                        const torch::Tensor& mean = {}, const torch::Tensor& invstd = {}) {
+  const int64_t N = dP.size(0), C = dP.size(1), H = dP.size(2) - 2 * p, W = dP.size(3) - 2 * p, Wp = W + 2 * p;
+  torch::Tensor out = base.defined() ? base.contiguous(at::MemoryFormat::ChannelsLast).clone(at::MemoryFormat::ChannelsLast)
+                                     : torch::zeros({N, C, H, W}, dP.options().dtype(torch::kFloat32).memory_format(at::MemoryFormat::ChannelsLast));
+  const auto rows = PadSources(H, p), cols = PadSources(W, p);
+  for (int64_t s = 0; s < N; ++s) {
+    const uint16_t* src = Bits(dP) + s * (H + 2 * p) * Wp * C;
+    float* dst = out.data_ptr<float>() + s * H * W * C;
+    at::parallel_for(0, H, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t q = 0; q < W; ++q) {
+          float* d = dst + (r * W + q) * C;
+          for (int64_t oy : rows[r])
+            for (int64_t ox : cols[q]) AddBf16Row(src + (oy * Wp + ox) * C, C, d);
+          if (y.defined())
+            ReluMaskRow(Bits(y) + (s * H * W + r * W + q) * C, mean.data_ptr<float>() + s * C, invstd.data_ptr<float>() + s * C, C, d);
+        }
+    });
+  }
+  return out;
+}
+
+// InstanceNorm's backward (no affine) for float32 channels-last g and the bf16 channels-last map y it normalised:
+// the bf16 channels-last gradient of y.
+torch::Tensor NormBackward(const torch::Tensor& g, const torch::Tensor& y, const torch::Tensor& mean, const torch::Tensor& invstd) {
+  const int64_t N = y.size(0), C = y.size(1), HW = y.size(2) * y.size(3);
+  torch::Tensor out = torch::empty(y.sizes(), y.options().memory_format(at::MemoryFormat::ChannelsLast));
+  std::vector<float> mg(C), mgx(C);
+  constexpr int64_t kChunk = 16;
+  for (int64_t s = 0; s < N; ++s) {
+    const float* gs = g.data_ptr<float>() + s * HW * C;
+    const uint16_t* ys = Bits(y) + s * HW * C;
+    const float* m = mean.data_ptr<float>() + s * C;
+    const float* is = invstd.data_ptr<float>() + s * C;
+    at::parallel_for(0, (C + kChunk - 1) / kChunk, 1, [&](int64_t b0, int64_t b1) {
+      double sg[kChunk], sgx[kChunk];
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t c0 = b * kChunk, c1 = std::min(C, c0 + kChunk);
+        GradSums(gs, ys, m, is, HW, C, c0, c1, sg, sgx);
+        for (int64_t c = c0; c < c1; ++c) {
+          mg[c] = float(sg[c - c0] / double(HW));
+          mgx[c] = float(sgx[c - c0] / double(HW));
+        }
+      }
+    });
+    at::parallel_for(0, HW, 256, [&](int64_t p0, int64_t p1) {
+      NormGradRows(gs + p0 * C, ys + p0 * C, m, is, mg.data(), mgx.data(), p1 - p0, C, Bits(out) + (s * HW + p0) * C);
+    });
+  }
+  return out;
+}
+
+// bf16(reflection_pad2d(relu((y - mean) * invstd), p)) with the given per-sample statistics.
+torch::Tensor NormReluPadWith(const torch::Tensor& y, const torch::Tensor& mean, const torch::Tensor& invstd, int64_t p) {
+  const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
+  torch::Tensor out = EmptyPaddedBf16(y, H, W, p);
+  for (int64_t s = 0; s < N; ++s) {
+    const uint16_t* src = Bits(y) + s * H * W * C;
+    uint16_t* dst = Bits(out) + s * (H + 2 * p) * (W + 2 * p) * C;
+    const float* m = mean.data_ptr<float>() + s * C;
+    const float* is = invstd.data_ptr<float>() + s * C;
+    ForPaddedPixels(H, W, p, [&](int64_t o, int64_t i) { NormRow(src + i * C, m, is, true, C, dst + o * C); });
+  }
+  return out;
+}
+
+// x + (y - mean) * invstd, float32 channels-last, with the given statistics.
+torch::Tensor ResidualWith(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& mean, const torch::Tensor& invstd) {
+  const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
+  torch::Tensor out = torch::empty({N, C, H, W}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  for (int64_t s = 0; s < N; ++s)
+    at::parallel_for(0, H, 1, [&](int64_t r0, int64_t r1) {
+      const int64_t off = s * H * W * C + r0 * W * C;
+      ResidualRow(x.data_ptr<float>() + off, Bits(y) + off, mean.data_ptr<float>() + s * C, invstd.data_ptr<float>() + s * C,
+                  (r1 - r0) * W, C, out.data_ptr<float>() + off);
+    });
+  return out;
+}
+
+torch::Tensor Bf16Bias(const torch::Tensor& b) { return b.defined() ? b.to(torch::kBFloat16) : b; }
+
+struct Bf16BlockFunction : public torch::autograd::Function<Bf16BlockFunction> {
+  // [sync] x + conv_block(x); the weights are float32 (the master weights), cast to bf16 here as autocast would.
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w1,
+                               const torch::Tensor& b1, const torch::Tensor& w2, const torch::Tensor& b2, double eps1,
+                               double eps2) {
+    const torch::Tensor xc = x.contiguous(at::MemoryFormat::ChannelsLast);
+    const torch::Tensor w1h = w1.to(torch::kBFloat16), w2h = w2.to(torch::kBFloat16);
+    const torch::Tensor p1 = PadCast(xc, 1);
+    const torch::Tensor y1 = torch::conv2d(p1, w1h, Bf16Bias(b1)).contiguous(at::MemoryFormat::ChannelsLast);
+    torch::Tensor m1, i1, m2, i2;
+    SampleStats(y1, eps1, m1, i1);
+    const torch::Tensor p2 = NormReluPadWith(y1, m1, i1, 1);
+    const torch::Tensor y2 = torch::conv2d(p2, w2h, Bf16Bias(b2)).contiguous(at::MemoryFormat::ChannelsLast);
+    SampleStats(y2, eps2, m2, i2);
+    ctx->save_for_backward({p1, y1, m1, i1, p2, y2, m2, i2, w1h, w2h});
+    ctx->saved_data["bias1"] = b1.defined();
+    ctx->saved_data["bias2"] = b2.defined();
+    return ResidualWith(xc, y2, m2, i2);
+  }
+
+  // [sync] Gradients of x, w1, b1, w2, b2 (float32; undefined for an absent bias).
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &p1 = saved[0], &y1 = saved[1], &m1 = saved[2], &i1 = saved[3], &p2 = saved[4], &y2 = saved[5],
+                        &m2 = saved[6], &i2 = saved[7], &w1h = saved[8], &w2h = saved[9];
+    const bool bias1 = ctx->saved_data["bias1"].toBool(), bias2 = ctx->saved_data["bias2"].toBool();
+    const torch::Tensor g = grads[0].to(torch::kFloat32).contiguous(at::MemoryFormat::ChannelsLast);
+    const int64_t C = y1.size(1);
+    const std::vector<int64_t> one{1, 1}, zero{0, 0}, biasSize{C};
+    auto convBackward = [&](const torch::Tensor& dy, const torch::Tensor& in, const torch::Tensor& w, bool bias) {
+      return at::convolution_backward(dy, in, w, bias ? c10::optional<at::IntArrayRef>(biasSize) : c10::nullopt, one, zero,
+                                      one, false, zero, 1, {true, true, bias});
+    };
+    const auto [dp2, dw2, db2] = convBackward(NormBackward(g, y2, m2, i2), p2, w2h, bias2);
+    const torch::Tensor dr = UnpadGrad(dp2, 1, {}, y1, m1, i1);  // through the pad and the ReLU
+    const auto [dp1, dw1, db1] = convBackward(NormBackward(dr, y1, m1, i1), p1, w1h, bias1);
+    const torch::Tensor dx = UnpadGrad(dp1, 1, g);
+    auto widen = [](const torch::Tensor& t, bool on) { return on ? t.to(torch::kFloat32) : torch::Tensor(); };
+    return {dx, dw1.to(torch::kFloat32), widen(db1, bias1), dw2.to(torch::kFloat32), widen(db2, bias2), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 bool Bf16GeneratorApplies(const torch::Tensor& x) {
@@ -332,6 +529,26 @@ torch::Tensor Bf16ResnetBlock(const torch::Tensor& x, nn::Sequential& convBlock)
   const torch::Tensor y1 = Conv(PadCast(xc, 1), layers[1]);
   const torch::Tensor y2 = Conv(NormReluPad(y1, eps1, 1), layers[5]);
   return NormFloat(y2, eps2, xc);
+}
+
+}  // namespace img2img
+
+namespace img2img {
+
+bool Bf16BlockTrainApplies(const torch::Tensor& x, nn::Sequential& convBlock) {
+  return gOn && torch::GradMode::is_enabled() && CpuAutocastActive() && x.device().is_cpu() && x.dim() == 4 &&
+         x.scalar_type() == torch::kFloat32 && x.size(2) >= 2 && x.size(3) >= 2 &&
+         LowPrecisionPaysConv(torch::kCPU, x.size(2) * x.size(3)) && !Layers(convBlock).empty() &&
+         convBlock[1]->as<FastConv2dImpl>()->options.in_channels() == x.size(1);
+}
+
+torch::Tensor Bf16ResnetBlockTrain(const torch::Tensor& x, nn::Sequential& convBlock) {
+  const std::vector<nn::Module*> layers = Layers(convBlock);
+  auto* c1 = layers[1]->as<FastConv2dImpl>();
+  auto* c2 = layers[5]->as<FastConv2dImpl>();
+  return Bf16BlockFunction::apply(x, c1->weight, c1->bias, c2->weight, c2->bias,
+                                  layers[2]->as<nn::InstanceNorm2dImpl>()->options.eps(),
+                                  layers[6]->as<nn::InstanceNorm2dImpl>()->options.eps());
 }
 
 }  // namespace img2img

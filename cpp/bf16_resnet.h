@@ -1,4 +1,4 @@
-// The ResNet generators' inference forward under CPU bfloat16 autocast in channels-last layout, with InstanceNorm,
+// The ResNet generators' inference forward (and the ResNet block's training step, below) under CPU bfloat16 autocast in channels-last layout, with InstanceNorm,
 // ReLU and ReflectionPad2d fused into one pass per convolution (the blocks, and the layers around them). The plain autocast path reorders every
 // convolution's input and output between NCHW and oneDNN's channels-last (AMX) layout, casts to and from bfloat16
 // and runs pad, norm and ReLU as separate passes: on a Sapphire Rapids these cost more than the convolutions.
@@ -23,6 +23,15 @@ bool Bf16BlockApplies(const torch::Tensor& x, torch::nn::Sequential& convBlock);
 
 // [sync] x + conv_block(x) on that path; the result is float32 channels-last (the residual stream stays float32).
 torch::Tensor Bf16ResnetBlock(const torch::Tensor& x, torch::nn::Sequential& convBlock);
+
+// Whether x + conv_block(x) can take the fused training path: autograd on, CPU bfloat16 autocast, float32 4-D x of at
+// least 4x4 pixels (LowPrecisionPaysConv), the same block as above with no Dropout in training.
+bool Bf16BlockTrainApplies(const torch::Tensor& x, torch::nn::Sequential& convBlock);
+
+// [sync] x + conv_block(x) as one autograd function (saves bf16 maps, float32 norm statistics; backward in fused passes
+// around the two convolutions' own bf16 backward). The result is float32 channels-last; the gradients of the float32
+// weights are float32, as the weight casts of autocast give them.
+torch::Tensor Bf16ResnetBlockTrain(const torch::Tensor& x, torch::nn::Sequential& convBlock);
 
 // Whether a ResNet generator's forward can run in channels-last bf16 (no autograd, CPU bfloat16 autocast, float32
 // 4-D x; same switch as the block path).

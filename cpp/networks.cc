@@ -143,6 +143,7 @@ ResnetBlockImpl::ResnetBlockImpl(int64_t dim, const std::string& paddingType, co
 
 torch::Tensor ResnetBlockImpl::forward(const torch::Tensor& x) {
   if (Bf16BlockApplies(x, conv_block)) return Bf16ResnetBlock(x, conv_block);
+  if (Bf16BlockTrainApplies(x, conv_block)) return Bf16ResnetBlockTrain(x, conv_block);
   torch::Tensor h = x;
   for (auto it = conv_block->begin(); it != conv_block->end(); ++it) {
     auto next = it + 1;
