@@ -62,7 +62,7 @@ const ROWS: Row[] = [
   // Issue 20: on a bf16-capable CPU, cycle_gan training >= 1.8x our fp32 step and >= 2.3x the reference
   // (12.3 s / 2.3), resnet_9blocks inference >= 2x our fp32 forward.
   { name: 'train cycle_gan, resnet_9blocks @ 256x256, bf16', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 256, precision: 'bf16', reference: 12.3, goal: 12.3 / 2.3, fp32Row: 'train cycle_gan, resnet_9blocks @ 256x256', goalOverFp32: 1.8 },
-  { name: 'train cycle_gan, resnet_9blocks @ 128x128, bf16', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 128, precision: 'bf16', fp32Row: 'train cycle_gan, resnet_9blocks @ 128x128', goalOverFp32: 1.8 },
+  { name: 'train cycle_gan, resnet_9blocks @ 128x128, bf16', kind: 'train', model: 'cycle_gan', netG: 'resnet_9blocks', size: 128, precision: 'bf16', reference: 3.94, goal: 3.94 / 2.3, fp32Row: 'train cycle_gan, resnet_9blocks @ 128x128', goalOverFp32: 1.8 },
   { name: 'train cut (CUT), resnet_9blocks @ 256x256, bf16', kind: 'train', model: 'cut', cutMode: 'CUT', netG: 'resnet_9blocks', size: 256, precision: 'bf16', fp32Row: 'train cut (CUT), resnet_9blocks @ 256x256' },
   { name: 'train cut (FastCUT), resnet_9blocks @ 256x256, bf16', kind: 'train', model: 'cut', cutMode: 'FastCUT', netG: 'resnet_9blocks', size: 256, precision: 'bf16', fp32Row: 'train cut (FastCUT), resnet_9blocks @ 256x256' },
   { name: 'train pix2pix, unet_128 @ 128x128, bf16', kind: 'train', model: 'pix2pix', netG: 'unet_128', size: 128, precision: 'bf16', fp32Row: 'train pix2pix, unet_128 @ 128x128' },
@@ -214,8 +214,10 @@ export async function main(args: string[]): Promise<number> {
     };
     if (row.reference) {
       // The goal is a speed-up over the reference; with a side-by-side reference run, judge by that ratio.
-      const ref = measuredRef.get(row.name) ?? row.reference;
-      const goal = measuredRef.has(row.name) ? ref * (row.goal! / row.reference) : row.goal!;
+      // A mixed-precision row is judged against the reference's fp32 step (the reference has no mixed precision).
+      const measured = measuredRef.get(row.name) ?? (row.fp32Row ? measuredRef.get(row.fp32Row) : undefined);
+      const ref = measured ?? row.reference;
+      const goal = measured !== undefined ? ref * (row.goal! / row.reference) : row.goal!;
       r.reference = ref; r.goal = goal; r.speedup = ref / med; r.meetsGoal = med <= goal;
     }
     const fp32 = row.fp32Row ? results.find((x) => x.name === row.fp32Row && x.iters > 0) : undefined;
@@ -228,7 +230,7 @@ export async function main(args: string[]): Promise<number> {
     if (!json) {
       console.log(`${row.name.padEnd(48)} median ${med.toFixed(3)} s (min ${r.min.toFixed(3)}, max ${r.max.toFixed(3)}, n=${r.iters})  ` +
         `${r.gflops.toFixed(1)} GFLOP/s = ${(100 * r.peakShare).toFixed(0)}% of peak` +
-        (row.reference ? `  | reference ${r.reference!.toFixed(3)} s${measuredRef.has(row.name) ? ' (measured)' : ''}, goal <= ${r.goal!.toFixed(3)} s: ` +
+        (row.reference ? `  | reference ${r.reference!.toFixed(3)} s${r.reference !== row.reference ? ' (measured)' : ''}, goal <= ${r.goal!.toFixed(3)} s: ` +
           `${r.meetsGoal ? 'met' : 'NOT met'} (${r.speedup!.toFixed(2)}x, goal ${(row.reference / row.goal!).toFixed(2)}x)` : '') +
         (r.vsFp32 ? `  | ${r.vsFp32.toFixed(2)}x our fp32 row${row.goalOverFp32 ? ` (goal ${row.goalOverFp32}x: ${r.meetsFp32Goal ? 'met' : 'NOT met'})` : ''}` : '') +
         (row.precision === 'bf16' && force && device === 'cpu' && !info().cpuBf16.native ? '  [forced: emulated bf16]' : ''));

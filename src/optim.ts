@@ -12,6 +12,9 @@ export interface AdamStateEntry { step: number; expAvg: Tensor | null; expAvgSq:
 // every TRIM_EVERY optimizer steps keeps it flat at no measurable cost.
 const TRIM_EVERY = 100;
 let stepsSinceTrim = 0;
+function countStep(): void {
+  if (++stepsSinceTrim >= TRIM_EVERY) { stepsSinceTrim = 0; native().releaseMemory(); }
+}
 
 /** torch.optim.Adam over a list of parameters, stepped in libtorch. */
 export class Adam {
@@ -36,7 +39,12 @@ export class Adam {
   step(): void {
     this.beforeStep?.(this);
     if (!this.lossScaler || this.lossScaler.unscale(this)) this.native.step();
-    if (++stepsSinceTrim >= TRIM_EVERY) { stepsSinceTrim = 0; native().releaseMemory(); }
+    countStep();
+  }
+  /** @internal The update on gradients already unscaled (DynamicLossScaler.stepTogether), no hook, no check. */
+  stepUnscaled(): void {
+    this.native.step();
+    countStep();
   }
   /** Drops gradients (set_to_none); zeroGrad(false) zeroes them in place as torch 1.13's default does. */
   zeroGrad(setToNone = true): void { this.native.zeroGrad(setToNone); }

@@ -320,6 +320,7 @@ export class CUTModel extends BaseModel<CutOptionValues> {
   private createOptimizerF(): void {
     if (this.optimizerF || !this.networks.F || (this.opt.lambda_NCE ?? 0) <= 0) return;
     this.optimizerF = this.adam(this.networks.F.parameters());
+    this.optimizerF.lossScaler = this.optimizers[0].lossScaler;  // fp16: F's gradients come from G's scaled backward
     this.optimizers.push(this.optimizerF);
     const opt = this.opt;
     if (this.schedulers.length && isTrainOptions(opt)) this.schedulers.push(createScheduler(opt, this.optimizerF.lr));
@@ -363,11 +364,15 @@ export class CUTModel extends BaseModel<CutOptionValues> {
       D.setRequiresGrad(false);
       optG.zeroGrad(false);
       this.optimizerF?.zeroGrad(false);
-      // One backward of G's loss feeds G's and F's gradients: under fp16, F unscales with the scale G's loss used.
-      if (this.optimizerF?.lossScaler && optG.lossScaler) this.optimizerF.lossScaler.scale = optG.lossScaler.scale;
       this.backward(this.computeGLoss(), optG);
-      optG.step();
-      this.optimizerF?.step();
+      // One backward of G's loss feeds G's and F's gradients: under fp16 they share G's scaler, which checks both
+      // and takes or skips both steps.
+      if (this.optimizerF && optG.lossScaler) {
+        optG.lossScaler.stepTogether([optG, this.optimizerF]);
+      } else {
+        optG.step();
+        this.optimizerF?.step();
+      }
     });
     this.detachVisuals();
   }

@@ -329,4 +329,26 @@ describe('mixed precision (bf16 autocast on CPU, forced where the CPU only emula
       assert.strictEqual(scaler.skippedSteps, 1);
     } finally { p.dispose(); }
   });
+
+  it("one backward feeding two optimizers (CUT's G and F) shares one scaler: both steps taken or skipped, one update", () => {
+    const p = Tensor.fromFloat32Array(new Float32Array([1, 2]), [2]).setRequiresGrad(true);
+    const q = Tensor.fromFloat32Array(new Float32Array([3, 4]), [2]).setRequiresGrad(true);
+    const optP = new Adam([p], { lr: 0.1, beta1: 0.5 }), optQ = new Adam([q], { lr: 0.1, beta1: 0.5 });
+    const scaler = new DynamicLossScaler({ initScale: 1024, growthInterval: 1 });
+    optP.lossScaler = optQ.lossScaler = scaler;
+    const values = () => [...p.toFloat32Array(), ...q.toFloat32Array()].map((v) => +v.toFixed(4));
+    try {
+      // Only q's gradient overflows: p's step is skipped too, and the scale backs off once (not once per optimizer).
+      tidy(() => { scaler.scaleLoss(p.sum().add(q.mul(Infinity).sum())).backward(); });
+      assert.strictEqual(scaler.stepTogether([optP, optQ]), false);
+      assert.deepStrictEqual(values(), [1, 2, 3, 4]);
+      assert.strictEqual(scaler.scale, 512);
+      optP.zeroGrad(); optQ.zeroGrad();
+      // A clean backward: both step on unscaled gradients, and the scale grows once (growthInterval 1).
+      tidy(() => { scaler.scaleLoss(p.sum().add(q.sum())).backward(); });
+      assert.strictEqual(scaler.stepTogether([optP, optQ]), true);
+      assert.deepStrictEqual(values(), [0.9, 1.9, 2.9, 3.9]);
+      assert.strictEqual(scaler.scale, 1024);
+    } finally { p.dispose(); q.dispose(); }
+  });
 });
