@@ -98,13 +98,14 @@ export function setFastConvTranspose(on: boolean): boolean { return native().set
 
 /**
  * The CPU convolution rewrites of docs/performance.md, each on by default; returns the previous setting.
- * - `winograd`: Winograd F(4x4, 3x3) for 3x3 convolutions of 128+ channels without autograd (the ResNet blocks at
+ * - `winograd`: Winograd F(4x4, 3x3) for 3x3 convolutions of 256+ channels without autograd (the ResNet blocks at
  *   inference); equal to the direct convolution within float rounding (~5x its rounding error). IMG2IMG_WINOGRAD=0
  *   turns it off at load.
  * - `phaseConv`: the 7x7 convolution to at most 4 channels (the ResNet's output layer) as one stride-2 convolution
  *   over its 4 output phases, with and without autograd; exact up to summation order. IMG2IMG_PHASE_CONV=0.
  * - `bf16Block`: the ResNet generators' inference forward at `precision: 'bf16'` on CPU in channels-last layout
- *   with InstanceNorm, ReLU and reflection padding fused into one pass per convolution; the plain autocast path's
+ *   with InstanceNorm, ReLU and reflection padding fused into one pass per convolution, and in training each ResNet
+ *   block as one autograd function with the same fused passes forward and backward; the plain autocast path's
  *   rounding points, up to the summation order of the norm statistics. IMG2IMG_BF16_BLOCK=0.
  */
 export function setFastPath(name: 'winograd' | 'phaseConv' | 'bf16Block', on: boolean): boolean { return native().setFastPath(name, on); }
