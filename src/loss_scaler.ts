@@ -2,11 +2,10 @@
 // `scale` before backward so small fp16 gradients do not flush to zero; before the optimizer step the gradients
 // are divided back and checked, a step with inf/NaN gradients is skipped and the scale backs off, and after
 // `growthInterval` clean steps in a row the scale grows. One scaler per backward: where one loss feeds one
-// optimizer, that optimizer's step unscales and updates; where one backward feeds several (CUT's G and F),
-// stepTogether checks all their gradients and updates the scale once, as GradScaler's step() per optimizer and one
-// update() do.
+// optimizer, that optimizer's step unscales and updates; where one backward feeds several (CUT's G and F), they
+// share one scaler and optim.ts's stepTogether checks all their gradients and updates the scale once, as
+// GradScaler's step() per optimizer and one update() do.
 import type { NativeAdam } from '../binding';
-import type { Adam } from './optim';
 import type { Tensor } from './tensor';
 
 /** Settings of a DynamicLossScaler; the defaults are GradScaler's (2^16, x2, x0.5, every 2000 steps). */
@@ -55,20 +54,6 @@ export class DynamicLossScaler {
   unscale(optimizer: { native: NativeAdam }): boolean {
     const nonFinite = optimizer.native.unscaleGrads(1 / this.scale);
     this.update(nonFinite);
-    return !nonFinite;
-  }
-
-  /**
-   * One backward's steps for several optimizers that share this scaler: each one's beforeStep (e.g. the gradient
-   * all-reduce), then every gradient unscaled, one inf/NaN check over all of them, all steps taken or all skipped,
-   * and one scale update. Returns whether the steps were taken.
-   */
-  stepTogether(optimizers: Adam[]): boolean {
-    for (const o of optimizers) o.beforeStep?.(o);
-    let nonFinite = false;
-    for (const o of optimizers) nonFinite = o.native.unscaleGrads(1 / this.scale) || nonFinite;
-    this.update(nonFinite);
-    if (!nonFinite) for (const o of optimizers) o.stepUnscaled();
     return !nonFinite;
   }
 

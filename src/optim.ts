@@ -41,11 +41,6 @@ export class Adam {
     if (!this.lossScaler || this.lossScaler.unscale(this)) this.native.step();
     countStep();
   }
-  /** @internal The update on gradients already unscaled (DynamicLossScaler.stepTogether), no hook, no check. */
-  stepUnscaled(): void {
-    this.native.step();
-    countStep();
-  }
   /** Drops gradients (set_to_none); zeroGrad(false) zeroes them in place as torch 1.13's default does. */
   zeroGrad(setToNone = true): void { this.native.zeroGrad(setToNone); }
   get lr(): number { return this.native.lr; }
@@ -61,4 +56,23 @@ export class Adam {
   setState(state: AdamStateEntry[]): void {
     this.native.setState(state.map((e) => ({ step: e.step, expAvg: e.expAvg?.native ?? null, expAvgSq: e.expAvgSq?.native ?? null })));
   }
+}
+
+/**
+ * One backward's steps for several optimizers that share one loss scaler (CUT's G and F under fp16): each one's
+ * beforeStep, every gradient unscaled, one inf/NaN check over all of them, all steps taken or all skipped, and one
+ * scale update (GradScaler's step() per optimizer, then one update()). Returns whether the steps were taken.
+ */
+export function stepTogether(optimizers: Adam[], scaler: DynamicLossScaler): boolean {
+  for (const o of optimizers) o.beforeStep?.(o);
+  let nonFinite = false;
+  for (const o of optimizers) nonFinite = o.native.unscaleGrads(1 / scaler.scale) || nonFinite;
+  scaler.update(nonFinite);
+  if (!nonFinite) {
+    for (const o of optimizers) {
+      o.native.step();
+      countStep();
+    }
+  }
+  return !nonFinite;
 }

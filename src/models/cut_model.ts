@@ -15,6 +15,7 @@ import { native } from '../native';
 import { defineD, defineG, definePatchSampleF, Network } from '../networks';
 import type { OptionParser } from '../options/option_parser';
 import { isTrainOptions } from '../options/parse_options';
+import { stepTogether } from '../optim';
 import type { Adam } from '../optim';
 import { cat, keep, Tensor, tidy } from '../tensor';
 import type { PythonRandom } from '../util/python_random';
@@ -368,7 +369,7 @@ export class CUTModel extends BaseModel<CutOptionValues> {
       // One backward of G's loss feeds G's and F's gradients: under fp16 they share G's scaler, which checks both
       // and takes or skips both steps.
       if (this.optimizerF && optG.lossScaler) {
-        optG.lossScaler.stepTogether([optG, this.optimizerF]);
+        stepTogether([optG, this.optimizerF], optG.lossScaler);
       } else {
         optG.step();
         this.optimizerF?.step();

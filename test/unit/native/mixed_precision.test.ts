@@ -10,7 +10,7 @@ import * as path from 'path';
 import { BaseModel, CUTModel, createModel, defineD, defineG, loadGenerator, l1Loss, manualSeed, noGrad, parseOptions, saveNetworkCheckpoint, Tensor, tidy } from '../../../src';
 import { cpuBf16Support } from '../../../src/precision';
 import { DynamicLossScaler } from '../../../src/loss_scaler';
-import { Adam } from '../../../src/optim';
+import { Adam, stepTogether } from '../../../src/optim';
 import { OptionError } from '../../../src/options/option_errors';
 import { setFastPath } from '../../../src/runtime';
 
@@ -340,13 +340,13 @@ describe('mixed precision (bf16 autocast on CPU, forced where the CPU only emula
     try {
       // Only q's gradient overflows: p's step is skipped too, and the scale backs off once (not once per optimizer).
       tidy(() => { scaler.scaleLoss(p.sum().add(q.mul(Infinity).sum())).backward(); });
-      assert.strictEqual(scaler.stepTogether([optP, optQ]), false);
+      assert.strictEqual(stepTogether([optP, optQ], scaler), false);
       assert.deepStrictEqual(values(), [1, 2, 3, 4]);
       assert.strictEqual(scaler.scale, 512);
       optP.zeroGrad(); optQ.zeroGrad();
       // A clean backward: both step on unscaled gradients, and the scale grows once (growthInterval 1).
       tidy(() => { scaler.scaleLoss(p.sum().add(q.sum())).backward(); });
-      assert.strictEqual(scaler.stepTogether([optP, optQ]), true);
+      assert.strictEqual(stepTogether([optP, optQ], scaler), true);
       assert.deepStrictEqual(values(), [0.9, 1.9, 2.9, 3.9]);
       assert.strictEqual(scaler.scale, 1024);
     } finally { p.dispose(); q.dispose(); }
