@@ -7,6 +7,9 @@ export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto' | '';
 /** Accepted forms of --device (and every `device` option). */
 export const DEVICE_PATTERN = { regex: /^(|auto|cpu|cuda|cuda:\d+)$/, what: 'cpu, cuda or cuda:N' };
 
+/** A concrete device, as runtime.resolveDevice returns it: 'cpu' or 'cuda:N'. */
+export type ResolvedDevice = 'cpu' | `cuda:${number}`;
+
 export type ParsedDevice = { type: 'auto' } | { type: 'cpu' } | { type: 'cuda'; index: number };
 
 /** Parses a device string (surrounding spaces ignored); null when it is not one of the accepted forms. */

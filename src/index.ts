@@ -40,7 +40,7 @@ export type { TranslateInput, TranslateOptions, TranslateResult, LoadGeneratorOp
 export type { ArchitectureOptions } from './inference/load_network';
 export { GENERATOR_ARCHS, DISCRIMINATOR_ARCHS, NORMS, INIT_TYPES, GAN_MODES } from './architectures';
 export type { GeneratorArch, DiscriminatorArch, Norm, InitType, GanMode } from './architectures';
-export type { Device } from './device';
+export type { Device, ResolvedDevice } from './device';
 // Every error class, each with a stable `code` (README, "Errors").
 export { AbortError, GeneratorDisposedError } from './errors';
 export { ImageFileError } from './data/image_errors';

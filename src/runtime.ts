@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseDevice } from './device';
+import type { ResolvedDevice } from './device';
 import { native } from './native';
 import { OptionError } from './options/option_errors';
 import { cpuBf16Support, CpuBf16Support } from './precision';
@@ -46,7 +47,7 @@ export function cudaDeviceCount(): number { return native().info().deviceCount; 
  * Resolves a device option: '' or 'auto' = cuda:0 when available, else cpu. Explicit CUDA devices that do not
  * exist are errors (never a silent CPU fallback).
  */
-export function resolveDevice(device: string | undefined | null): string {
+export function resolveDevice(device: string | undefined | null): ResolvedDevice {
   const d = (device ?? '').trim();
   const parsed = parseDevice(d);
   if (!parsed) throw new OptionError(`Expected 'cpu', 'cuda' or 'cuda:N' for device but received '${d}'`, 'device');

@@ -9,6 +9,7 @@ import type { OptionHook } from '../options/plugin_options';
 import { defineD, defineG, Network } from '../networks';
 import { Adam } from '../optim';
 import { resolveDevice } from '../runtime';
+import type { ResolvedDevice } from '../device';
 import { native } from '../native';
 import { keep, noGrad, Tensor, tidy } from '../tensor';
 import { createScheduler, LrScheduler } from './schedulers';
@@ -51,7 +52,7 @@ export interface ModelPlugin {
 export abstract class BaseModel<O extends object = object> {
   readonly opt: ModelOptions<O>;
   readonly isTrain: boolean;
-  readonly device: string;
+  readonly device: ResolvedDevice;
   /** Autocast dtype of every network's forward (--precision, checked against the device here, at the edge). */
   readonly precision: Precision;
   readonly saveDir: string;

@@ -205,7 +205,7 @@ export class CUTModel extends BaseModel<CutOptionValues> {
     return {
       input_nc: o.input_nc, output_nc: o.output_nc, ngf: o.ngf, ndf: o.ndf, netG: o.netG, netD: o.netD, n_layers_D: o.n_layers_D,
       normG: o.normG ?? 'instance', normD: o.normD ?? 'instance', no_dropout: o.no_dropout, init_type: o.init_type, init_gain: o.init_gain,
-      no_antialias: o.no_antialias, no_antialias_up: o.no_antialias_up, netF: o.netF, netF_nc: o.netF_nc, device: this.device as Device, // resolved by BaseModel: cpu or cuda:N
+      no_antialias: o.no_antialias, no_antialias_up: o.no_antialias_up, netF: o.netF, netF_nc: o.netF_nc, device: this.device,
     };
   }
 
