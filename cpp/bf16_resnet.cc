@@ -141,39 +141,65 @@ torch::Tensor PadCast(const torch::Tensor& x, int64_t p) {
   return out;
 }
 
-// bf16(reflection_pad2d(relu(instance_norm(y)), p)) of a bfloat16 channels-last y (p = 0: no padding).
-torch::Tensor NormReluPad(const torch::Tensor& y, double eps, int64_t p) {
+// Per-sample InstanceNorm statistics of a bf16 channels-last map [N, C, H, W], as float32 [N, C] mean and invstd.
+void SampleStats(const torch::Tensor& y, double eps, torch::Tensor& mean, torch::Tensor& invstd) {
+  const int64_t N = y.size(0), C = y.size(1), HW = y.size(2) * y.size(3);
+  mean = torch::empty({N, C}, y.options().dtype(torch::kFloat32));
+  invstd = torch::empty({N, C}, y.options().dtype(torch::kFloat32));
+  for (int64_t s = 0; s < N; ++s)
+    Stats(Bits(y) + s * HW * C, HW, C, eps, mean.data_ptr<float>() + s * C, invstd.data_ptr<float>() + s * C);
+}
+
+// bf16(reflection_pad2d(relu((y - mean) * invstd), p)) of a bfloat16 channels-last y with its per-sample
+// statistics (p = 0: no padding).
+torch::Tensor NormReluPadWith(const torch::Tensor& y, const torch::Tensor& mean, const torch::Tensor& invstd, int64_t p) {
   const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
   torch::Tensor out = EmptyPaddedBf16(y, H, W, p);
-  std::vector<float> mean(C), invstd(C);
   for (int64_t s = 0; s < N; ++s) {
     const uint16_t* src = Bits(y) + s * H * W * C;
     uint16_t* dst = Bits(out) + s * (H + 2 * p) * (W + 2 * p) * C;
-    Stats(src, H * W, C, eps, mean.data(), invstd.data());
-    ForPaddedPixels(H, W, p, [&](int64_t o, int64_t i) { NormRow(src + i * C, mean.data(), invstd.data(), true, C, dst + o * C); });
+    const float* m = mean.data_ptr<float>() + s * C;
+    const float* is = invstd.data_ptr<float>() + s * C;
+    ForPaddedPixels(H, W, p, [&](int64_t o, int64_t i) { NormRow(src + i * C, m, is, true, C, dst + o * C); });
   }
   return out;
 }
 
-// Float32 channels-last instance_norm(y) of a bfloat16 channels-last y: x + instance_norm(y) when `residual` x is
-// given (a block's output), relu(instance_norm(y)) otherwise (a ResNet block's input).
-torch::Tensor NormFloat(const torch::Tensor& y, double eps, const torch::Tensor& residual = {}) {
+// Float32 channels-last (y - mean) * invstd of a bfloat16 channels-last y with its per-sample statistics: x + that
+// when `residual` x is given (a block's output), its relu otherwise (a ResNet block's input).
+torch::Tensor NormFloatWith(const torch::Tensor& y, const torch::Tensor& mean, const torch::Tensor& invstd,
+                            const torch::Tensor& residual = {}) {
   const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
   torch::Tensor out = torch::empty({N, C, H, W}, y.options().dtype(torch::kFloat32).memory_format(at::MemoryFormat::ChannelsLast));
-  std::vector<float> mean(C), invstd(C);
   for (int64_t s = 0; s < N; ++s) {
     const uint16_t* src = Bits(y) + s * H * W * C;
     float* dst = out.data_ptr<float>() + s * H * W * C;
-    Stats(src, H * W, C, eps, mean.data(), invstd.data());
+    const float* m = mean.data_ptr<float>() + s * C;
+    const float* is = invstd.data_ptr<float>() + s * C;
     at::parallel_for(0, H, 1, [&](int64_t r0, int64_t r1) {
       const int64_t off = r0 * W * C, n = (r1 - r0) * W;
       if (residual.defined())
-        ResidualRow(residual.data_ptr<float>() + s * H * W * C + off, src + off, mean.data(), invstd.data(), n, C, dst + off);
+        ResidualRow(residual.data_ptr<float>() + s * H * W * C + off, src + off, m, is, n, C, dst + off);
       else
-        NormRowFloat(src + off, mean.data(), invstd.data(), n, C, dst + off);
+        NormRowFloat(src + off, m, is, n, C, dst + off);
     });
   }
   return out;
+}
+
+// bf16(reflection_pad2d(relu(instance_norm(y)), p)) of a bfloat16 channels-last y (p = 0: no padding).
+torch::Tensor NormReluPad(const torch::Tensor& y, double eps, int64_t p) {
+  torch::Tensor mean, invstd;
+  SampleStats(y, eps, mean, invstd);
+  return NormReluPadWith(y, mean, invstd, p);
+}
+
+// Float32 channels-last instance_norm(y) of a bfloat16 channels-last y: x + instance_norm(y) when `residual` x is
+// given, relu(instance_norm(y)) otherwise.
+torch::Tensor NormFloat(const torch::Tensor& y, double eps, const torch::Tensor& residual = {}) {
+  torch::Tensor mean, invstd;
+  SampleStats(y, eps, mean, invstd);
+  return NormFloatWith(y, mean, invstd, residual);
 }
 
 // ReflectionPad2d's padding when all four sides are equal, else -1 (also for other modules).
@@ -263,17 +289,8 @@ std::vector<std::vector<int64_t>> PadSources(int64_t n, int64_t p) {
   return out;
 }
 
-// Per-sample InstanceNorm statistics of a bf16 channels-last map [N, C, H, W], as float32 [N, C] mean and invstd.
-void SampleStats(const torch::Tensor& y, double eps, torch::Tensor& mean, torch::Tensor& invstd) {
-  const int64_t N = y.size(0), C = y.size(1), HW = y.size(2) * y.size(3);
-  mean = torch::empty({N, C}, y.options().dtype(torch::kFloat32));
-  invstd = torch::empty({N, C}, y.options().dtype(torch::kFloat32));
-  for (int64_t s = 0; s < N; ++s)
-    Stats(Bits(y) + s * HW * C, HW, C, eps, mean.data_ptr<float>() + s * C, invstd.data_ptr<float>() + s * C);
-}
-
-// g's per-channel sum and sum of g * xhat, xhat = (y - mean) * invstd, over one sample's n pixels; g is float32,
-// zero where `mask` (relu) says the ReLU after the norm was closed (xhat <= 0).
+// g's per-channel sum and sum of g * xhat, xhat = (y - mean) * invstd, over one sample's n pixels, channels [c0, c1)
+// of C; g is float32.
 IMG2IMG_CLONES
 void GradSums(const float* __restrict g, const uint16_t* __restrict y, const float* __restrict mean,
               const float* __restrict invstd, int64_t n, int64_t C, int64_t c0, int64_t c1, double* __restrict sg,
@@ -321,7 +338,7 @@ void ReluMaskRow(const uint16_t* __restrict y, const float* __restrict mean, con
 torch::Tensor UnpadGrad(const torch::Tensor& dP, int64_t p, const torch::Tensor& base, const torch::Tensor& y = {},
                         const torch::Tensor& mean = {}, const torch::Tensor& invstd = {}) {
   const int64_t N = dP.size(0), C = dP.size(1), H = dP.size(2) - 2 * p, W = dP.size(3) - 2 * p, Wp = W + 2 * p;
-  torch::Tensor out = base.defined() ? base.contiguous(at::MemoryFormat::ChannelsLast).clone(at::MemoryFormat::ChannelsLast)
+  torch::Tensor out = base.defined() ? base.clone(at::MemoryFormat::ChannelsLast)
                                      : torch::zeros({N, C, H, W}, dP.options().dtype(torch::kFloat32).memory_format(at::MemoryFormat::ChannelsLast));
   const auto rows = PadSources(H, p), cols = PadSources(W, p);
   for (int64_t s = 0; s < N; ++s) {
@@ -371,33 +388,6 @@ torch::Tensor NormBackward(const torch::Tensor& g, const torch::Tensor& y, const
   return out;
 }
 
-// bf16(reflection_pad2d(relu((y - mean) * invstd), p)) with the given per-sample statistics.
-torch::Tensor NormReluPadWith(const torch::Tensor& y, const torch::Tensor& mean, const torch::Tensor& invstd, int64_t p) {
-  const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
-  torch::Tensor out = EmptyPaddedBf16(y, H, W, p);
-  for (int64_t s = 0; s < N; ++s) {
-    const uint16_t* src = Bits(y) + s * H * W * C;
-    uint16_t* dst = Bits(out) + s * (H + 2 * p) * (W + 2 * p) * C;
-    const float* m = mean.data_ptr<float>() + s * C;
-    const float* is = invstd.data_ptr<float>() + s * C;
-    ForPaddedPixels(H, W, p, [&](int64_t o, int64_t i) { NormRow(src + i * C, m, is, true, C, dst + o * C); });
-  }
-  return out;
-}
-
-// x + (y - mean) * invstd, float32 channels-last, with the given statistics.
-torch::Tensor ResidualWith(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& mean, const torch::Tensor& invstd) {
-  const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
-  torch::Tensor out = torch::empty({N, C, H, W}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  for (int64_t s = 0; s < N; ++s)
-    at::parallel_for(0, H, 1, [&](int64_t r0, int64_t r1) {
-      const int64_t off = s * H * W * C + r0 * W * C;
-      ResidualRow(x.data_ptr<float>() + off, Bits(y) + off, mean.data_ptr<float>() + s * C, invstd.data_ptr<float>() + s * C,
-                  (r1 - r0) * W, C, out.data_ptr<float>() + off);
-    });
-  return out;
-}
-
 torch::Tensor Bf16Bias(const torch::Tensor& b) { return b.defined() ? b.to(torch::kBFloat16) : b; }
 
 struct Bf16BlockFunction : public torch::autograd::Function<Bf16BlockFunction> {
@@ -417,7 +407,7 @@ struct Bf16BlockFunction : public torch::autograd::Function<Bf16BlockFunction> {
     ctx->save_for_backward({p1, y1, m1, i1, p2, y2, m2, i2, w1h, w2h});
     ctx->saved_data["bias1"] = b1.defined();
     ctx->saved_data["bias2"] = b2.defined();
-    return ResidualWith(xc, y2, m2, i2);
+    return NormFloatWith(y2, m2, i2, xc);
   }
 
   // [sync] Gradients of x, w1, b1, w2, b2 (float32; undefined for an absent bias).
@@ -443,12 +433,20 @@ struct Bf16BlockFunction : public torch::autograd::Function<Bf16BlockFunction> {
   }
 };
 
+// A float32 4-D CPU x under CPU bfloat16 autocast with the fused path on (inference and training alike).
+bool Bf16Input(const torch::Tensor& x) {
+  return gOn && CpuAutocastActive() && x.device().is_cpu() && x.dim() == 4 && x.scalar_type() == torch::kFloat32;
+}
+
+// conv_block is the block Layers() expects, for x's channels, and x has at least 2x2 pixels.
+bool BlockFits(const torch::Tensor& x, nn::Sequential& convBlock) {
+  return x.size(2) >= 2 && x.size(3) >= 2 && !Layers(convBlock).empty() &&
+         convBlock[1]->as<FastConv2dImpl>()->options.in_channels() == x.size(1);
+}
+
 }  // namespace
 
-bool Bf16GeneratorApplies(const torch::Tensor& x) {
-  return gOn && !torch::GradMode::is_enabled() && CpuAutocastActive() && x.device().is_cpu() && x.dim() == 4 &&
-         x.scalar_type() == torch::kFloat32;
-}
+bool Bf16GeneratorApplies(const torch::Tensor& x) { return !torch::GradMode::is_enabled() && Bf16Input(x); }
 
 torch::Tensor Bf16GeneratorForward(nn::Sequential seq, const torch::Tensor& x) {
   std::vector<nn::Module*> m;
@@ -517,8 +515,7 @@ void SetBf16Block(bool on) { gOn = on; }
 bool Bf16BlockEnabled() { return gOn; }
 
 bool Bf16BlockApplies(const torch::Tensor& x, nn::Sequential& convBlock) {
-  return Bf16GeneratorApplies(x) && x.size(2) >= 2 && x.size(3) >= 2 && !Layers(convBlock).empty() &&
-         convBlock[1]->as<FastConv2dImpl>()->options.in_channels() == x.size(1);
+  return Bf16GeneratorApplies(x) && BlockFits(x, convBlock);
 }
 
 torch::Tensor Bf16ResnetBlock(const torch::Tensor& x, nn::Sequential& convBlock) {
@@ -531,15 +528,9 @@ torch::Tensor Bf16ResnetBlock(const torch::Tensor& x, nn::Sequential& convBlock)
   return NormFloat(y2, eps2, xc);
 }
 
-}  // namespace img2img
-
-namespace img2img {
-
 bool Bf16BlockTrainApplies(const torch::Tensor& x, nn::Sequential& convBlock) {
-  return gOn && torch::GradMode::is_enabled() && CpuAutocastActive() && x.device().is_cpu() && x.dim() == 4 &&
-         x.scalar_type() == torch::kFloat32 && x.size(2) >= 2 && x.size(3) >= 2 &&
-         LowPrecisionPaysConv(torch::kCPU, x.size(2) * x.size(3)) && !Layers(convBlock).empty() &&
-         convBlock[1]->as<FastConv2dImpl>()->options.in_channels() == x.size(1);
+  return torch::GradMode::is_enabled() && Bf16Input(x) && LowPrecisionPaysConv(torch::kCPU, x.size(2) * x.size(3)) &&
+         BlockFits(x, convBlock);
 }
 
 torch::Tensor Bf16ResnetBlockTrain(const torch::Tensor& x, nn::Sequential& convBlock) {
