@@ -1,7 +1,8 @@
 // The ResNet generators' inference forward, and the ResNet block's training step, under CPU bfloat16 autocast in
 // channels-last layout, with InstanceNorm, ReLU and ReflectionPad2d fused into one pass per convolution (the blocks,
-// and at inference the layers around them). The plain autocast path reorders every convolution's input and output between NCHW and oneDNN's channels-last (AMX) layout, casts to and from bfloat16
-// and runs pad, norm and ReLU as separate passes: on a Sapphire Rapids these cost more than the convolutions.
+// and at inference the layers around them). The plain autocast path reorders every convolution's input and output
+// between NCHW and oneDNN's channels-last (AMX) layout, casts to and from bfloat16 and runs pad, norm and ReLU as
+// separate passes: on a Sapphire Rapids these cost more than the convolutions.
 // Here each 3x3 convolution reads a bfloat16 channels-last input that the previous pass wrote already padded, and
 // the norm statistics are float32 from the bfloat16 convolution output, as autocast computes them (precision.h):
 // the same rounding points as the plain path, up to the summation order of the statistics.
