@@ -5,6 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { BuilderFields, NetworkDescription } from '../src/architectures';
 
+/** The CPU convolution rewrites that setFastPath switches (docs/performance.md). */
+export type FastPathName = 'winograd' | 'winogradTrain' | 'phaseConv' | 'bf16Block';
 export type NativeDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /** One torch::Tensor. The JS object owns one reference; dispose() drops it now, the GC later otherwise. */
@@ -157,7 +159,7 @@ export interface NativeBinding {
   /** [sync] */ info(): NativeInfo;
   /** [sync] */ setCudnnBenchmark(on: boolean): void;
   /** [sync] Sub-pixel ConvTranspose2d on CPU (default on); returns the previous setting. */ setFastConvTranspose(on: boolean): boolean;
-  /** [sync] One CPU convolution rewrite on or off (default on); returns the previous setting; throws for other names. */ setFastPath(name: 'winograd' | 'phaseConv' | 'bf16Block', on: boolean): boolean;
+  /** [sync] One CPU convolution rewrite on or off (default on); returns the previous setting; throws for other names. */ setFastPath(name: FastPathName, on: boolean): boolean;
   /** [sync] Returns freed heap pages to the OS (malloc_trim); true when memory was released. */ releaseMemory(): boolean;
   /** [sync] Seconds per Conv2d forward of the given size (benchmark's conv peak). */ benchConv(cin: number, cout: number, k: number, h: number, w: number, iters: number): number;
   /** [sync] a(ᵀ) @ b(ᵀ) of 2-D tensors; a new tensor owned by the caller, inputs only read. */

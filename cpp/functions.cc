@@ -247,7 +247,7 @@ Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info) {
 }
 
 // setFastPath(name, on) -> previous: one of the CPU convolution rewrites of docs/performance.md (default on):
-// "winograd" (winograd_conv.h), "phaseConv" (phase_conv.h) or "bf16Block" (bf16_resnet.h).
+// "winograd", "winogradTrain" (winograd_conv.h), "phaseConv" (phase_conv.h) or "bf16Block" (bf16_resnet.h).
 Napi::Value SetFastPathJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
@@ -257,6 +257,9 @@ Napi::Value SetFastPathJs(const Napi::CallbackInfo& info) {
     if (name == "winograd") {
       prev = Winograd();
       SetWinograd(on);
+    } else if (name == "winogradTrain") {
+      prev = WinogradTrain();
+      SetWinogradTrain(on);
     } else if (name == "phaseConv") {
       prev = PhaseConvEnabled();
       SetPhaseConv(on);
@@ -264,7 +267,7 @@ Napi::Value SetFastPathJs(const Napi::CallbackInfo& info) {
       prev = Bf16BlockEnabled();
       SetBf16Block(on);
     } else {
-      TORCH_CHECK(false, "Expected \"winograd\", \"phaseConv\" or \"bf16Block\" for the fast path name but received \"", name, "\"");
+      TORCH_CHECK(false, "Expected \"winograd\", \"winogradTrain\", \"phaseConv\" or \"bf16Block\" for the fast path name but received \"", name, "\"");
     }
     return Napi::Boolean::New(env, prev);
   });

@@ -1,10 +1,12 @@
-// Inference-only 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2015): each
-// 4x4 output tile is A^T [(G w G^T) . (B^T d B)] A over a 6x6 input tile, 36 multiplies per tile and channel pair
-// instead of 144. The 36 element-wise products over all channels are 36 batched matrix products (BLAS), the
-// transforms are small loops here. Exact in exact arithmetic; in float32 its rounding error is ~5x that of the
-// direct convolution (max |diff| ~1e-4 on outputs of magnitude ~5 at 256 channels), so it is used only where it pays
-// (wide layers, no autograd: the ResNet blocks' convolutions at inference) and never in training, where the
-// reference's rounding is what the parity fixtures check.
+// 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2015): each 4x4 output tile is
+// A^T [(G w G^T) . (B^T d B)] A over a 6x6 input tile, 36 multiplies per tile and channel pair instead of 144. The
+// 36 element-wise products over all channels are 36 batched matrix products (BLAS), the transforms are small loops
+// here. With autograd, the backward is the exact adjoint of those steps (two more batched products, the transforms'
+// transposes), so the input and weight gradients also take 4x fewer multiplies than the direct convolution's.
+// Exact in exact arithmetic; in float32 its rounding error is ~10x that of the direct convolution (mean relative
+// error ~2e-6 on outputs and input gradients, ~1-2e-6 on weight gradients, against float64, 256 channels), so it is
+// used only where it pays: wide layers (the ResNet blocks of ngf 64 networks). The parity fixtures' networks (ngf 8)
+// never take it.
 #pragma once
 #include <mutex>
 #include <torch/torch.h>
@@ -12,13 +14,16 @@
 namespace img2img {
 
 // Whether conv2d(x, weight, `stride`; the caller has checked: zero padding, no dilation, one group) takes the
-// Winograd path: no autograd, CPU float32, 3x3, stride 1, at least kWinogradMinChannels in and out channels, an output of
-// at least 32x32 (below, the 36 small products lose to the direct kernel) and the process-wide switch on.
+// Winograd path: CPU float32, 3x3, stride 1, at least kWinogradMinChannels in and out channels, an input of at
+// least 32x32 (below, the 36 small products lose to the direct kernel), and the switch for the grad mode on.
 bool WinogradApplies(const torch::Tensor& x, const torch::Tensor& weight, torch::IntArrayRef stride);
 
-// Process-wide switch (default on): lets tests and benchmarks compare with the direct convolution.
+// Process-wide switches (default on), without autograd (inference) and with it (training): let tests and
+// benchmarks compare with the direct convolution, and a user keep the direct convolution's rounding in training.
 void SetWinograd(bool on);
 bool Winograd();
+void SetWinogradTrain(bool on);
+bool WinogradTrain();
 
 // The transformed form of one 3x3 weight, U = G w G^T as [36, out, in], rebuilt when the weight's storage or
 // version changes (optimizer step, load).
@@ -26,11 +31,16 @@ class WinogradWeight {
  public:
   // [sync] conv2d(x, weight, bias, stride 1) by F(4x4, 3x3) over x padded by `padding` zeros, or with `reflect`
   // by `padding` reflected rows and columns (ReflectionPad2d fused in: the transform reads the reflected input, no
-  // padded copy). Any thread may call; the cache is guarded by a mutex; the result owns its tensor.
+  // padded copy; its backward folds the padding's gradient back). With autograd on, differentiable in x, weight
+  // and bias; the graph keeps x and this weight version's U. Any thread may call; the cache is guarded by a mutex;
+  // the result owns its tensor.
   torch::Tensor Conv(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                      torch::IntArrayRef padding, bool reflect = false);
 
  private:
+  // U for this weight version, from the cache or rebuilt (shared with graphs that saved it).
+  torch::Tensor Transformed(const torch::Tensor& weight);
+
   std::mutex mutex_;
   torch::Tensor u_;
   const void* data_ = nullptr;

@@ -14,8 +14,10 @@ export function native(): NativeBinding {
     // Sub-pixel ConvTranspose2d (exact rewrite, used from 32x32 inputs up; docs/performance.md): on unless
     // IMG2IMG_FAST_DECONV=0.
     binding.setFastConvTranspose(process.env.IMG2IMG_FAST_DECONV !== '0');
-    // The rewrites of runtime.setFastPath: on unless IMG2IMG_WINOGRAD=0 / IMG2IMG_PHASE_CONV=0 / IMG2IMG_BF16_BLOCK=0.
+    // The rewrites of runtime.setFastPath: on unless IMG2IMG_WINOGRAD=0 / IMG2IMG_WINOGRAD_TRAIN=0 /
+    // IMG2IMG_PHASE_CONV=0 / IMG2IMG_BF16_BLOCK=0.
     binding.setFastPath('winograd', process.env.IMG2IMG_WINOGRAD !== '0');
+    binding.setFastPath('winogradTrain', process.env.IMG2IMG_WINOGRAD_TRAIN !== '0');
     binding.setFastPath('phaseConv', process.env.IMG2IMG_PHASE_CONV !== '0');
     binding.setFastPath('bf16Block', process.env.IMG2IMG_BF16_BLOCK !== '0');
   }
