@@ -398,12 +398,33 @@ struct WinogradConvFunction : public torch::autograd::Function<WinogradConvFunct
     return OutputFromTiles(torch::bmm(u, InputTiles(x, g)), hasBias ? bias : torch::Tensor(), g);
   }
 
+  // A backward with create_graph (a gradient penalty through this layer): the direct convolution's gradients,
+  // recorded by autograd from the saved x and weight (which keep their history), since the tile loops below are
+  // not differentiable.
+  static torch::autograd::tensor_list DifferentiableBackward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                                                             const torch::Tensor& weight, const torch::Tensor& gy,
+                                                             const TileGrid& g) {
+    const std::vector<int64_t> pad{g.pw, g.pw, g.ph, g.ph};
+    const torch::Tensor y = g.reflect ? torch::conv2d(torch::reflection_pad2d(x, pad), weight)
+                                      : torch::conv2d(x, weight, {}, 1, torch::IntArrayRef{g.ph, g.pw});
+    std::vector<torch::Tensor> inputs;
+    const bool dx = ctx->needs_input_grad(0) && x.requires_grad(), dw = ctx->needs_input_grad(1) && weight.requires_grad();
+    if (dx) inputs.push_back(x);
+    if (dw) inputs.push_back(weight);
+    std::vector<torch::Tensor> d;
+    if (!inputs.empty()) d = torch::autograd::grad({y}, inputs, {gy}, /*retain_graph=*/true, /*create_graph=*/true);
+    const torch::Tensor db = ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2) ? gy.sum({0, 2, 3}) : torch::Tensor();
+    return {dx ? d[0] : torch::Tensor(), dw ? d[dx ? 1 : 0] : torch::Tensor(), db, torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor()};
+  }
+
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor &x = saved[0], &weight = saved[1], &u = saved[2];
     const TileGrid g(x, weight, {ctx->saved_data["ph"].toInt(), ctx->saved_data["pw"].toInt()},
                      ctx->saved_data["reflect"].toBool());
     const torch::Tensor gy = grads[0].to(torch::kFloat32);
+    if (torch::GradMode::is_enabled()) return DifferentiableBackward(ctx, x, weight, gy, g);
     const torch::Tensor dm = OutputTilesAdjoint(gy, g);
     torch::Tensor dx, dw, db;
     if (ctx->needs_input_grad(0)) dx = InputTilesAdjoint(torch::bmm(u.transpose(1, 2), dm), g);
