@@ -126,6 +126,19 @@ void WeightTransformAdjointLanes(const float* const* du, float* __restrict dw, i
       }
 }
 
+// fn(p0, n, lanes) for the (out, in) pairs [p0, p0 + n) in chunks of kWeightLanes, in parallel; `lanes` is a
+// 9 x kWeightLanes buffer of the thread's own.
+template <typename Fn>
+void ForEachPairChunk(int64_t pairs, const Fn& fn) {
+  at::parallel_for(0, (pairs + kWeightLanes - 1) / kWeightLanes, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> lanes(9 * kWeightLanes);
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      const int64_t p0 = chunk * kWeightLanes;
+      fn(p0, std::min(kWeightLanes, pairs - p0), lanes.data());
+    }
+  });
+}
+
 // U = G w G^T for every (out, in) pair, as [36, out, in], written into `reuse` when it has that shape.
 torch::Tensor TransformWeight(const torch::Tensor& weight, torch::Tensor reuse = {}) {
   const int64_t pairs = weight.size(0) * weight.size(1);
@@ -134,16 +147,12 @@ torch::Tensor TransformWeight(const torch::Tensor& weight, torch::Tensor reuse =
   torch::Tensor u = reuse.defined() && reuse.sizes() == shape ? reuse : torch::empty(shape, weight.options());
   const float* src = wc.data_ptr<float>();
   float* dst = u.data_ptr<float>();
-  at::parallel_for(0, (pairs + kWeightLanes - 1) / kWeightLanes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> lanes(9 * kWeightLanes);
-    for (int64_t chunk = begin; chunk < end; ++chunk) {
-      const int64_t p0 = chunk * kWeightLanes, n = std::min(kWeightLanes, pairs - p0);
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t t = 0; t < 9; ++t) lanes[t * kWeightLanes + j] = src[(p0 + j) * 9 + t];
-      float* out[kWinoElems];
-      for (int64_t e = 0; e < kWinoElems; ++e) out[e] = dst + e * pairs + p0;
-      WeightTransformLanes(lanes.data(), out, n);
-    }
+  ForEachPairChunk(pairs, [&](int64_t p0, int64_t n, float* lanes) {
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t t = 0; t < 9; ++t) lanes[t * kWeightLanes + j] = src[(p0 + j) * 9 + t];
+    float* out[kWinoElems];
+    for (int64_t e = 0; e < kWinoElems; ++e) out[e] = dst + e * pairs + p0;
+    WeightTransformLanes(lanes, out, n);
   });
   return u;
 }
@@ -155,16 +164,12 @@ torch::Tensor TransformWeightAdjoint(const torch::Tensor& du, const torch::Tenso
   torch::Tensor dw = torch::empty_like(weight, at::MemoryFormat::Contiguous);
   const float* src = duc.data_ptr<float>();
   float* dst = dw.data_ptr<float>();
-  at::parallel_for(0, (pairs + kWeightLanes - 1) / kWeightLanes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> lanes(9 * kWeightLanes);
-    for (int64_t chunk = begin; chunk < end; ++chunk) {
-      const int64_t p0 = chunk * kWeightLanes, n = std::min(kWeightLanes, pairs - p0);
-      const float* in[kWinoElems];
-      for (int64_t e = 0; e < kWinoElems; ++e) in[e] = src + e * pairs + p0;
-      WeightTransformAdjointLanes(in, lanes.data(), n);
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t t = 0; t < 9; ++t) dst[(p0 + j) * 9 + t] = lanes[t * kWeightLanes + j];
-    }
+  ForEachPairChunk(pairs, [&](int64_t p0, int64_t n, float* lanes) {
+    const float* in[kWinoElems];
+    for (int64_t e = 0; e < kWinoElems; ++e) in[e] = src + e * pairs + p0;
+    WeightTransformAdjointLanes(in, lanes, n);
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t t = 0; t < 9; ++t) dst[(p0 + j) * 9 + t] = lanes[t * kWeightLanes + j];
   });
   return dw;
 }
