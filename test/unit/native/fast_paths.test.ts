@@ -189,14 +189,19 @@ describe('CPU fast paths (issue 6)', function () {
   // them by 2.9e-3-5.3e-3 relative with the direct convolution, and Winograd vs direct measured 3.7e-3-7.9e-3, the
   // same size (1.0-1.3x). So the bound on them is 4x what that input perturbation does; the output (2.8e-5 max) and
   // the output layer's gradient (1.1e-5 relative: not behind any Winograd backward) are checked directly.
-  for (const [label, opts] of [['reflection pad fused, biases', {}], ['zero padding, no biases (batch norm)', { norm: 'batch', paddingType: 'zero' }]] as const) {
-    it(`Winograd F(4x4, 3x3) training equals the direct convolution (resnet_6blocks ngf 64 @ 128, ${label})`, () => {
+  const winogradCases = [
+    ['128x128, reflection pad fused, biases', {}, [1, 3, 128, 128]],
+    ['128x128, zero padding, no biases (batch norm)', { norm: 'batch', paddingType: 'zero' }, [1, 3, 128, 128]],
+    ['a batch of two 132x140: blocks at 33x35, partial tiles', {}, [2, 3, 132, 140]],
+  ] as const;
+  for (const [label, opts, shape] of winogradCases) {
+    it(`Winograd F(4x4, 3x3) training equals the direct convolution (resnet_6blocks ngf 64, ${label})`, () => {
       manualSeed(0);
       const net = defineG({ netG: 'resnet_6blocks', ngf: 64, norm: 'instance', ...opts });
       manualSeed(1);
-      const x = Tensor.randn([1, 3, 128, 128]);
-      const g = Tensor.randn([1, 3, 128, 128]);
-      const nudged = x.add(Tensor.randn([1, 3, 128, 128]).mul(1e-6));
+      const x = Tensor.randn([...shape]);
+      const g = Tensor.randn([...shape]);
+      const nudged = x.add(Tensor.randn([...shape]).mul(1e-6));
       const direct = withFastPath('winogradTrain', false, () => forwardBackward(net, x, g));
       const directNudged = withFastPath('winogradTrain', false, () => forwardBackward(net, nudged, g));
       const wino = withFastPath('winogradTrain', true, () => forwardBackward(net, x, g));
