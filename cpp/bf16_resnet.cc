@@ -412,6 +412,10 @@ struct Bf16BlockFunction : public torch::autograd::Function<Bf16BlockFunction> {
 
   // [sync] Gradients of x, w1, b1, w2, b2 (float32; undefined for an absent bias).
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+    // The passes below are not differentiable: refuse a create_graph backward instead of a silently wrong one.
+    TORCH_CHECK(!torch::GradMode::is_enabled(),
+                "A second derivative (create_graph) through a ResNet block is not supported by the fused bf16 training "
+                "path: use fp32 for it, or turn the fused path off (IMG2IMG_BF16_BLOCK=0)");
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor &p1 = saved[0], &y1 = saved[1], &m1 = saved[2], &i1 = saved[3], &p2 = saved[4], &y2 = saved[5],
                         &m2 = saved[6], &i2 = saved[7], &w1h = saved[8], &w2h = saved[9];

@@ -7,7 +7,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BaseModel, CUTModel, createModel, defineD, defineG, loadGenerator, l1Loss, manualSeed, noGrad, parseOptions, saveNetworkCheckpoint, Tensor, tidy } from '../../../src';
+import { autogradGrad, BaseModel, CUTModel, createModel, defineD, defineG, loadGenerator, l1Loss, manualSeed, noGrad, parseOptions, saveNetworkCheckpoint, Tensor, tidy } from '../../../src';
 import { cpuBf16Support } from '../../../src/precision';
 import { DynamicLossScaler } from '../../../src/loss_scaler';
 import { Adam, stepTogether } from '../../../src/optim';
@@ -172,6 +172,30 @@ describe('mixed precision (bf16 autocast on CPU, forced where the CPU only emula
         assert.ok(apart > 0 && apart < errPlain, `${k}: |fused - plain| ${apart} (plain's own distance ${errPlain})`);
       }
     } finally { x.dispose(); target.dispose(); g.dispose(); }
+  });
+
+  it('a second derivative through the fused bf16 training block is refused with the reason; the plain path gives one', () => {
+    manualSeed(24);
+    const g = defineG({ netG: 'resnet_6blocks', inputNc: 3, outputNc: 3, ngf: 8, norm: 'instance' });
+    g.precision = 'bf16';
+    const x = randn([1, 3, 64, 64], 25);
+    const penalty = (fused: boolean) => {
+      const prev = setFastPath('bf16Block', fused);
+      try {
+        return tidy(() => {
+          const xi = x.clone().detach().setRequiresGrad(true);
+          const out = g.forward(xi).sum();
+          const [dx] = autogradGrad([out], [xi], [out.onesLike()], { createGraph: true });
+          dx.mul(dx).sum().backward();
+          return g.parameters()[0].grad!.toFloat32Array();
+        });
+      } finally { setFastPath('bf16Block', prev); g.zeroGrad(); }
+    };
+    try {
+      assert.throws(() => penalty(true), /second derivative \(create_graph\) through a ResNet block.*IMG2IMG_BF16_BLOCK=0/);
+      const grad = penalty(false);
+      assert.ok(grad.some((v) => v !== 0) && grad.every(Number.isFinite), 'the plain autocast path differentiates twice');
+    } finally { x.dispose(); g.dispose(); }
   });
 
   it('under bf16 a convolution with few output pixels stays float32 (measured slower in bf16), larger ones run bf16', () => {
