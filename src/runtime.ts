@@ -111,7 +111,8 @@ export function setFastConvTranspose(on: boolean): boolean { return native().set
  * - `bf16Block`: the ResNet generators' inference forward at `precision: 'bf16'` on CPU in channels-last layout
  *   with InstanceNorm, ReLU and reflection padding fused into one pass per convolution, and in training each ResNet
  *   block as one autograd function with the same fused passes forward and backward; the plain autocast path's
- *   rounding points, up to the summation order of the norm statistics. IMG2IMG_BF16_BLOCK=0.
+ *   rounding points, up to the summation order of the norm statistics; a second derivative (create_graph) through
+ *   the training block is refused (turn this off for it). IMG2IMG_BF16_BLOCK=0.
  */
 export function setFastPath(name: FastPathName, on: boolean): boolean { return native().setFastPath(name, on); }
 
