@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <tuple>
+#include <vector>
 
 namespace img2img {
 
@@ -198,6 +200,16 @@ struct TileGrid {
     if (!reflect) return -1;
     return s < 0 ? -s : 2 * (size - 1) - s;
   }
+  // Source() of every padded column (wp of them) / of the first `count` padded rows.
+  std::vector<int64_t> ColumnSources() const { return Sources(wp, pw, w); }
+  std::vector<int64_t> RowSources(int64_t count) const { return Sources(count, ph, h); }
+
+ private:
+  std::vector<int64_t> Sources(int64_t count, int64_t pad, int64_t size) const {
+    std::vector<int64_t> out(count);
+    for (int64_t i = 0; i < count; ++i) out[i] = Source(i, pad, size);
+    return out;
+  }
 };
 
 // V[e, ci, tile] = (B^T d B)[e] for each input tile d of channel ci. Each tile row reads 6 rows of the input padded
@@ -209,8 +221,7 @@ torch::Tensor InputTiles(const torch::Tensor& x, const TileGrid& g) {
   const float* src = xc.data_ptr<float>();
   float* dst = v.data_ptr<float>();
   const int64_t c = g.c, h = g.h, w = g.w, pw = g.pw, wp = g.wp, th = g.th, tw = g.tw, tiles = g.tiles;
-  std::vector<int64_t> colSource(wp);
-  for (int64_t xw = 0; xw < wp; ++xw) colSource[xw] = g.Source(xw, pw, w);
+  const std::vector<int64_t> colSource = g.ColumnSources();
   at::parallel_for(0, g.n * c, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> padded(kWinoIn * wp);  // the 6 padded input rows of one tile row
     std::vector<float> rows(kWinoIn * wp);    // B^T applied down those rows, every column
@@ -254,9 +265,7 @@ torch::Tensor InputTilesAdjoint(const torch::Tensor& dv, const TileGrid& g) {
   float* dst = dx.data_ptr<float>();
   const int64_t c = g.c, h = g.h, w = g.w, wp = g.wp, th = g.th, tw = g.tw, tiles = g.tiles;
   const int64_t hp = th * kWinoOut + 2;
-  std::vector<int64_t> colSource(wp), rowSource(hp);
-  for (int64_t xw = 0; xw < wp; ++xw) colSource[xw] = g.Source(xw, g.pw, w);
-  for (int64_t r = 0; r < hp; ++r) rowSource[r] = g.Source(r, g.ph, h);
+  const std::vector<int64_t> colSource = g.ColumnSources(), rowSource = g.RowSources(hp);
   at::parallel_for(0, g.n * c, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> cols(kWinoIn * tw);     // one transformed row a: the column adjoint over every tile
     std::vector<float> rows(kWinoIn * wp);     // rows[a][xw]: column adjoints placed, tiles overlapping
@@ -375,6 +384,11 @@ torch::Tensor OutputTilesAdjoint(const torch::Tensor& gy, const TileGrid& g) {
   return dm;
 }
 
+// conv2d(x, w, bias) from w's U: the input tiles, the 36 products, the output tiles.
+torch::Tensor ConvFromU(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& bias, const TileGrid& g) {
+  return OutputFromTiles(torch::bmm(u, InputTiles(x, g)), bias, g);
+}
+
 bool WinogradShape(const torch::Tensor& x, const torch::Tensor& weight, torch::IntArrayRef stride) {
   if (!x.device().is_cpu() || !weight.device().is_cpu() || x.scalar_type() != torch::kFloat32 ||
       weight.scalar_type() != torch::kFloat32 || x.dim() != 4 || x.is_mkldnn() || weight.dim() != 4)
@@ -400,15 +414,15 @@ struct WinogradConvFunction : public torch::autograd::Function<WinogradConvFunct
     ctx->saved_data["pw"] = pw;
     ctx->saved_data["reflect"] = reflect;
     ctx->saved_data["bias"] = hasBias;
-    return OutputFromTiles(torch::bmm(u, InputTiles(x, g)), hasBias ? bias : torch::Tensor(), g);
+    return ConvFromU(x, u, hasBias ? bias : torch::Tensor(), g);
   }
 
-  // A backward with create_graph (a gradient penalty through this layer): the direct convolution's gradients,
-  // recorded by autograd from the saved x and weight (which keep their history), since the tile loops below are
-  // not differentiable.
-  static torch::autograd::tensor_list DifferentiableBackward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                                                             const torch::Tensor& weight, const torch::Tensor& gy,
-                                                             const TileGrid& g) {
+  // A backward with create_graph (a gradient penalty through this layer): the direct convolution's input and weight
+  // gradients, recorded by autograd from the saved x and weight (which keep their history), since the tile loops
+  // below are not differentiable.
+  static std::pair<torch::Tensor, torch::Tensor> DifferentiableBackward(torch::autograd::AutogradContext* ctx,
+                                                                        const torch::Tensor& x, const torch::Tensor& weight,
+                                                                        const torch::Tensor& gy, const TileGrid& g) {
     const std::vector<int64_t> pad{g.pw, g.pw, g.ph, g.ph};
     const torch::Tensor y = g.reflect ? torch::conv2d(torch::reflection_pad2d(x, pad), weight)
                                       : torch::conv2d(x, weight, {}, 1, torch::IntArrayRef{g.ph, g.pw});
@@ -418,9 +432,7 @@ struct WinogradConvFunction : public torch::autograd::Function<WinogradConvFunct
     if (dw) inputs.push_back(weight);
     std::vector<torch::Tensor> d;
     if (!inputs.empty()) d = torch::autograd::grad({y}, inputs, {gy}, /*retain_graph=*/true, /*create_graph=*/true);
-    const torch::Tensor db = ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2) ? gy.sum({0, 2, 3}) : torch::Tensor();
-    return {dx ? d[0] : torch::Tensor(), dw ? d[dx ? 1 : 0] : torch::Tensor(), db, torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor()};
+    return {dx ? d[0] : torch::Tensor(), dw ? d[dx ? 1 : 0] : torch::Tensor()};
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
@@ -429,12 +441,15 @@ struct WinogradConvFunction : public torch::autograd::Function<WinogradConvFunct
     const TileGrid g(x, weight, {ctx->saved_data["ph"].toInt(), ctx->saved_data["pw"].toInt()},
                      ctx->saved_data["reflect"].toBool());
     const torch::Tensor gy = grads[0].to(torch::kFloat32);
-    if (torch::GradMode::is_enabled()) return DifferentiableBackward(ctx, x, weight, gy, g);
-    const torch::Tensor dm = OutputTilesAdjoint(gy, g);
     torch::Tensor dx, dw, db;
-    if (ctx->needs_input_grad(0)) dx = InputTilesAdjoint(torch::bmm(u.transpose(1, 2), dm), g);
-    if (ctx->needs_input_grad(1)) dw = TransformWeightAdjoint(torch::bmm(dm, InputTiles(x, g).transpose(1, 2)), weight);
     if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) db = gy.sum({0, 2, 3});
+    if (torch::GradMode::is_enabled()) {
+      std::tie(dx, dw) = DifferentiableBackward(ctx, x, weight, gy, g);
+    } else {
+      const torch::Tensor dm = OutputTilesAdjoint(gy, g);
+      if (ctx->needs_input_grad(0)) dx = InputTilesAdjoint(torch::bmm(u.transpose(1, 2), dm), g);
+      if (ctx->needs_input_grad(1)) dw = TransformWeightAdjoint(torch::bmm(dm, InputTiles(x, g).transpose(1, 2)), weight);
+    }
     return {dx, dw, db, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -471,8 +486,7 @@ torch::Tensor WinogradWeight::Conv(const torch::Tensor& x, const torch::Tensor& 
   if (torch::GradMode::is_enabled())
     return WinogradConvFunction::apply(x, weight, bias.defined() ? bias : torch::empty({0}, weight.options()), u,
                                        padding[0], padding[1], reflect);
-  const TileGrid g(x, weight, padding, reflect);
-  return OutputFromTiles(torch::bmm(u, InputTiles(x, g)), bias, g);
+  return ConvFromU(x, u, bias, TileGrid(x, weight, padding, reflect));
 }
 
 }  // namespace img2img
