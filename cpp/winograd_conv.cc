@@ -16,9 +16,12 @@ namespace {
 // 1.45-1.55x faster; 128 channels at 32x32 and 16x16 slower (small products, BLAS and threading overhead dominate).
 constexpr int64_t kWinogradMinChannels = 256;
 constexpr int64_t kWinogradMinSide = 32;
-constexpr int64_t kWinoOut = 4;     // output tile side (m)
+// Two variants share the 6x6 input tile and its transform B^T: F(4x4, 3x3) and, by the transposition principle
+// (swap the roles of the output and filter transforms: A' = G, G' = A), F(3x3, 4x4) for the discriminators' 4x4
+// stride-1 convolutions. The tile side m is 7 - r for a kernel of side r.
 constexpr int64_t kWinoIn = 6;      // input tile side (m + r - 1)
 constexpr int64_t kWinoElems = 36;  // kWinoIn * kWinoIn transformed elements per tile
+constexpr int64_t kMaxTaps = 16;    // r * r, r <= 4
 
 std::atomic<bool> gWinograd{true};
 std::atomic<bool> gWinogradTrain{true};
@@ -84,56 +87,115 @@ void OutputTransformAdjoint1d(const float* __restrict in, int64_t tapStride, flo
   }
 }
 
-// G of F(4, 3): the weight transform's rows for the points 0, +-1, +-2 and infinity.
-constexpr float kG[kWinoIn][3] = {{1.f / 4, 0.f, 0.f},           {-1.f / 6, -1.f / 6, -1.f / 6}, {-1.f / 6, 1.f / 6, -1.f / 6},
-                                  {1.f / 24, 1.f / 12, 1.f / 6}, {1.f / 24, -1.f / 12, 1.f / 6}, {0.f, 0.f, 1.f}};
+// out[k][j] = sum_a G[a][k] in[a * tapStride + j], j < n: the 1-D output transform of F(3, 4) (G^T of F(4, 3)).
+__attribute__((target_clones("avx2", "default")))
+void OutputTransform1dF34(const float* __restrict in, int64_t tapStride, float* __restrict out, int64_t outStride,
+                          int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float* p = in + j;
+    const float m0 = p[0], m1 = p[tapStride], m2 = p[2 * tapStride], m3 = p[3 * tapStride], m4 = p[4 * tapStride],
+                m5 = p[5 * tapStride];
+    out[j] = m0 * (1.f / 4) - (m1 + m2) * (1.f / 6) + (m3 + m4) * (1.f / 24);
+    out[outStride + j] = (m2 - m1) * (1.f / 6) + (m3 - m4) * (1.f / 12);
+    out[2 * outStride + j] = (m3 + m4 - m1 - m2) * (1.f / 6) + m5;
+  }
+}
+
+// out[a][j] = sum_k G[a][k] in[k * tapStride + j], j < n: the adjoint of OutputTransform1dF34.
+__attribute__((target_clones("avx2", "default")))
+void OutputTransformAdjoint1dF34(const float* __restrict in, int64_t tapStride, float* const* out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float* p = in + j;
+    const float g0 = p[0], g1 = p[tapStride], g2 = p[2 * tapStride];
+    out[0][j] = g0 * (1.f / 4);
+    out[1][j] = -(g0 + g1 + g2) * (1.f / 6);
+    out[2][j] = (g1 - g0 - g2) * (1.f / 6);
+    out[3][j] = g0 * (1.f / 24) + g1 * (1.f / 12) + g2 * (1.f / 6);
+    out[4][j] = g0 * (1.f / 24) - g1 * (1.f / 12) + g2 * (1.f / 6);
+    out[5][j] = g2;
+  }
+}
+
+// The weight transforms' matrices, 6 x r (zero-padded to 4 columns): G of F(4, 3) for the points 0, +-1, +-2 and
+// infinity, and A of F(4, 3) (A^T's transpose) as the weight transform of F(3, 4).
+constexpr float kWeightMatrix3[kWinoIn][4] = {{1.f / 4, 0.f, 0.f, 0.f},          {-1.f / 6, -1.f / 6, -1.f / 6, 0.f},
+                                              {-1.f / 6, 1.f / 6, -1.f / 6, 0.f}, {1.f / 24, 1.f / 12, 1.f / 6, 0.f},
+                                              {1.f / 24, -1.f / 12, 1.f / 6, 0.f}, {0.f, 0.f, 1.f, 0.f}};
+constexpr float kWeightMatrix4[kWinoIn][4] = {{1.f, 0.f, 0.f, 0.f}, {1.f, 1.f, 1.f, 1.f},   {1.f, -1.f, 1.f, -1.f},
+                                              {1.f, 2.f, 4.f, 8.f}, {1.f, -2.f, 4.f, -8.f}, {0.f, 0.f, 0.f, 1.f}};
 constexpr int64_t kWeightLanes = 256;  // (out, in) pairs transformed together: a few L1-sized rows
 
-// u[a * 6 + b][j] = (G w_j G^T)[a][b] for n <= kWeightLanes pairs, w[t][j] their 9 taps lane-major.
-__attribute__((target_clones("avx2", "default")))
-void WeightTransformLanes(const float* __restrict w, float* const* u, int64_t n) {
-  float t1[kWinoIn][3][kWeightLanes];  // G w
+template <int64_t R>
+constexpr const float (&WeightMatrix())[kWinoIn][4] {
+  if constexpr (R == 3) return kWeightMatrix3; else return kWeightMatrix4;
+}
+
+// u[a * 6 + b][j] = (W w_j W^T)[a][b] for n <= kWeightLanes pairs, w[t][j] their R x R taps lane-major, W the
+// 6 x R weight matrix of the variant. Inlined into one target_clones wrapper per variant (the sums over the taps
+// unrolled, each lane's value kept in a register).
+template <int64_t R>
+__attribute__((always_inline)) inline void WeightTransformLanesT(const float* __restrict w, float* const* u, int64_t n) {
+  constexpr const auto& mat = WeightMatrix<R>();
+  float t1[kWinoIn][R][kWeightLanes];  // W w
   for (int64_t a = 0; a < kWinoIn; ++a)
-    for (int64_t s = 0; s < 3; ++s)
-      for (int64_t j = 0; j < n; ++j)
-        t1[a][s][j] = kG[a][0] * w[s * kWeightLanes + j] + kG[a][1] * w[(3 + s) * kWeightLanes + j] +
-                      kG[a][2] * w[(6 + s) * kWeightLanes + j];
+    for (int64_t s = 0; s < R; ++s)
+      for (int64_t j = 0; j < n; ++j) {
+        float acc = 0.f;
+        for (int64_t q = 0; q < R; ++q) acc += mat[a][q] * w[(q * R + s) * kWeightLanes + j];
+        t1[a][s][j] = acc;
+      }
   for (int64_t a = 0; a < kWinoIn; ++a)
     for (int64_t b = 0; b < kWinoIn; ++b) {
       float* out = u[a * kWinoIn + b];
-      for (int64_t j = 0; j < n; ++j) out[j] = t1[a][0][j] * kG[b][0] + t1[a][1][j] * kG[b][1] + t1[a][2][j] * kG[b][2];
-    }
-}
-
-// dw[r * 3 + s][j] = (G^T dU_j G)[r][s]: the adjoint of WeightTransformLanes.
-__attribute__((target_clones("avx2", "default")))
-void WeightTransformAdjointLanes(const float* const* du, float* __restrict dw, int64_t n) {
-  float t2[kWinoIn][3][kWeightLanes];  // dU G
-  for (int64_t a = 0; a < kWinoIn; ++a)
-    for (int64_t s = 0; s < 3; ++s) {
-      for (int64_t j = 0; j < n; ++j) t2[a][s][j] = 0.f;
-      for (int64_t b = 0; b < kWinoIn; ++b) {
-        const float gbs = kG[b][s];
-        if (gbs == 0.f) continue;
-        const float* in = du[a * kWinoIn + b];
-        for (int64_t j = 0; j < n; ++j) t2[a][s][j] += in[j] * gbs;
-      }
-    }
-  for (int64_t r = 0; r < 3; ++r)
-    for (int64_t s = 0; s < 3; ++s)
       for (int64_t j = 0; j < n; ++j) {
         float acc = 0.f;
-        for (int64_t a = 0; a < kWinoIn; ++a) acc += kG[a][r] * t2[a][s][j];
-        dw[(r * 3 + s) * kWeightLanes + j] = acc;
+        for (int64_t s = 0; s < R; ++s) acc += t1[a][s][j] * mat[b][s];
+        out[j] = acc;
+      }
+    }
+}
+
+// dw[q * R + s][j] = (W^T dU_j W)[q][s]: the adjoint of WeightTransformLanesT.
+template <int64_t R>
+__attribute__((always_inline)) inline void WeightTransformAdjointLanesT(const float* const* du, float* __restrict dw, int64_t n) {
+  constexpr const auto& mat = WeightMatrix<R>();
+  float t2[kWinoIn][R][kWeightLanes];  // dU W
+  for (int64_t a = 0; a < kWinoIn; ++a)
+    for (int64_t s = 0; s < R; ++s)
+      for (int64_t j = 0; j < n; ++j) {
+        float acc = 0.f;
+        for (int64_t b = 0; b < kWinoIn; ++b) acc += du[a * kWinoIn + b][j] * mat[b][s];
+        t2[a][s][j] = acc;
+      }
+  for (int64_t q = 0; q < R; ++q)
+    for (int64_t s = 0; s < R; ++s)
+      for (int64_t j = 0; j < n; ++j) {
+        float acc = 0.f;
+        for (int64_t a = 0; a < kWinoIn; ++a) acc += mat[a][q] * t2[a][s][j];
+        dw[(q * R + s) * kWeightLanes + j] = acc;
       }
 }
 
+__attribute__((target_clones("avx2", "default")))
+void WeightTransformLanes3(const float* __restrict w, float* const* u, int64_t n) { WeightTransformLanesT<3>(w, u, n); }
+__attribute__((target_clones("avx2", "default")))
+void WeightTransformLanes4(const float* __restrict w, float* const* u, int64_t n) { WeightTransformLanesT<4>(w, u, n); }
+__attribute__((target_clones("avx2", "default")))
+void WeightTransformAdjointLanes3(const float* const* du, float* __restrict dw, int64_t n) {
+  WeightTransformAdjointLanesT<3>(du, dw, n);
+}
+__attribute__((target_clones("avx2", "default")))
+void WeightTransformAdjointLanes4(const float* const* du, float* __restrict dw, int64_t n) {
+  WeightTransformAdjointLanesT<4>(du, dw, n);
+}
+
+
 // fn(p0, n, lanes) for the (out, in) pairs [p0, p0 + n) in chunks of kWeightLanes, in parallel; `lanes` is a
-// 9 x kWeightLanes buffer of the thread's own.
+// kMaxTaps x kWeightLanes buffer of the thread's own.
 template <typename Fn>
 void ForEachPairChunk(int64_t pairs, const Fn& fn) {
   at::parallel_for(0, (pairs + kWeightLanes - 1) / kWeightLanes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> lanes(9 * kWeightLanes);
+    std::vector<float> lanes(kMaxTaps * kWeightLanes);
     for (int64_t chunk = begin; chunk < end; ++chunk) {
       const int64_t p0 = chunk * kWeightLanes;
       fn(p0, std::min(kWeightLanes, pairs - p0), lanes.data());
@@ -141,9 +203,10 @@ void ForEachPairChunk(int64_t pairs, const Fn& fn) {
   });
 }
 
-// U = G w G^T for every (out, in) pair, as [36, out, in], written into `reuse` when it has that shape.
+// U = W w W^T for every (out, in) pair, as [36, out, in], written into `reuse` when it has that shape.
 torch::Tensor TransformWeight(const torch::Tensor& weight, torch::Tensor reuse = {}) {
-  const int64_t pairs = weight.size(0) * weight.size(1);
+  const int64_t pairs = weight.size(0) * weight.size(1), r = weight.size(2), taps = r * r;
+  const auto lanesFn = r == 3 ? WeightTransformLanes3 : WeightTransformLanes4;
   const torch::Tensor wc = weight.contiguous();
   const std::vector<int64_t> shape{kWinoElems, weight.size(0), weight.size(1)};
   torch::Tensor u = reuse.defined() && reuse.sizes() == shape ? reuse : torch::empty(shape, weight.options());
@@ -151,17 +214,18 @@ torch::Tensor TransformWeight(const torch::Tensor& weight, torch::Tensor reuse =
   float* dst = u.data_ptr<float>();
   ForEachPairChunk(pairs, [&](int64_t p0, int64_t n, float* lanes) {
     for (int64_t j = 0; j < n; ++j)
-      for (int64_t t = 0; t < 9; ++t) lanes[t * kWeightLanes + j] = src[(p0 + j) * 9 + t];
+      for (int64_t t = 0; t < taps; ++t) lanes[t * kWeightLanes + j] = src[(p0 + j) * taps + t];
     float* out[kWinoElems];
     for (int64_t e = 0; e < kWinoElems; ++e) out[e] = dst + e * pairs + p0;
-    WeightTransformLanes(lanes, out, n);
+    lanesFn(lanes, out, n);
   });
   return u;
 }
 
-// The weight's gradient from U's [36, out, in]: dw = G^T dU G per pair, the adjoint of TransformWeight.
+// The weight's gradient from U's [36, out, in]: dw = W^T dU W per pair, the adjoint of TransformWeight.
 torch::Tensor TransformWeightAdjoint(const torch::Tensor& du, const torch::Tensor& weight) {
-  const int64_t pairs = weight.size(0) * weight.size(1);
+  const int64_t pairs = weight.size(0) * weight.size(1), r = weight.size(2), taps = r * r;
+  const auto lanesFn = r == 3 ? WeightTransformAdjointLanes3 : WeightTransformAdjointLanes4;
   const torch::Tensor duc = du.contiguous();
   torch::Tensor dw = torch::empty_like(weight, at::MemoryFormat::Contiguous);
   const float* src = duc.data_ptr<float>();
@@ -169,28 +233,30 @@ torch::Tensor TransformWeightAdjoint(const torch::Tensor& du, const torch::Tenso
   ForEachPairChunk(pairs, [&](int64_t p0, int64_t n, float* lanes) {
     const float* in[kWinoElems];
     for (int64_t e = 0; e < kWinoElems; ++e) in[e] = src + e * pairs + p0;
-    WeightTransformAdjointLanes(in, lanes, n);
+    lanesFn(in, lanes, n);
     for (int64_t j = 0; j < n; ++j)
-      for (int64_t t = 0; t < 9; ++t) dst[(p0 + j) * 9 + t] = lanes[t * kWeightLanes + j];
+      for (int64_t t = 0; t < taps; ++t) dst[(p0 + j) * taps + t] = lanes[t * kWeightLanes + j];
   });
   return dw;
 }
 
-// Where the tiles of one convolution lie: the output, the tile grid over it, the padded input it reads.
+// Where the tiles of one convolution lie: the output, the tile grid over it, the padded input it reads, and the
+// variant (kernel side r, output tile side m = 7 - r).
 struct TileGrid {
-  int64_t n, c, k, h, w, ph, pw, ho, wo, th, tw, tiles, wp;
+  int64_t n, c, k, h, w, ph, pw, r, m, ho, wo, th, tw, tiles, wp;
   bool reflect;
   TileGrid(const torch::Tensor& x, const torch::Tensor& weight, torch::IntArrayRef padding, bool reflectPad)
       : n(x.size(0)), c(x.size(1)), k(weight.size(0)), h(x.size(2)), w(x.size(3)), ph(padding[0]), pw(padding[1]),
-        reflect(reflectPad) {
-    ho = h + 2 * ph - 2;
-    wo = w + 2 * pw - 2;
+        r(weight.size(2)), m(kWinoIn + 1 - weight.size(2)), reflect(reflectPad) {
+    TORCH_CHECK((r == 3 || r == 4) && weight.size(3) == r, "Winograd convolution: a 3x3 or 4x4 kernel");
+    ho = h + 2 * ph - (r - 1);
+    wo = w + 2 * pw - (r - 1);
     TORCH_CHECK(ho > 0 && wo > 0, "Winograd convolution: input smaller than the kernel");
     TORCH_CHECK(!reflect || (ph < h && pw < w), "Winograd convolution: reflection padding must be smaller than the input");
-    th = (ho + kWinoOut - 1) / kWinoOut;
-    tw = (wo + kWinoOut - 1) / kWinoOut;
+    th = (ho + m - 1) / m;
+    tw = (wo + m - 1) / m;
     tiles = n * th * tw;
-    wp = tw * kWinoOut + 2;  // the padded row, tile overhang included
+    wp = tw * m + r - 1;  // the padded row, tile overhang included
   }
   // Padded coordinate -> input coordinate, or -1 for a zero (zero padding, or the last tile's overhang).
   int64_t Source(int64_t padded, int64_t pad, int64_t size) const {
@@ -220,7 +286,7 @@ torch::Tensor InputTiles(const torch::Tensor& x, const TileGrid& g) {
   torch::Tensor v = torch::empty({kWinoElems, g.c, g.tiles}, x.options());
   const float* src = xc.data_ptr<float>();
   float* dst = v.data_ptr<float>();
-  const int64_t c = g.c, h = g.h, w = g.w, pw = g.pw, wp = g.wp, th = g.th, tw = g.tw, tiles = g.tiles;
+  const int64_t c = g.c, h = g.h, w = g.w, pw = g.pw, wp = g.wp, th = g.th, tw = g.tw, tiles = g.tiles, m = g.m;
   const std::vector<int64_t> colSource = g.ColumnSources();
   at::parallel_for(0, g.n * c, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> padded(kWinoIn * wp);  // the 6 padded input rows of one tile row
@@ -231,7 +297,7 @@ torch::Tensor InputTiles(const torch::Tensor& x, const TileGrid& g) {
       for (int64_t i = 0; i < th; ++i) {
         for (int64_t r = 0; r < kWinoIn; ++r) {
           float* row = padded.data() + r * wp;
-          const int64_t sr = g.Source(i * kWinoOut + r, g.ph, h);
+          const int64_t sr = g.Source(i * m + r, g.ph, h);
           if (sr < 0) {
             std::fill(row, row + wp, 0.f);
             continue;
@@ -248,7 +314,7 @@ torch::Tensor InputTiles(const torch::Tensor& x, const TileGrid& g) {
         for (int64_t a = 0; a < kWinoIn; ++a) {
           float* colOut[kWinoIn];
           for (int64_t e = 0; e < kWinoIn; ++e) colOut[e] = dst + ((a * kWinoIn + e) * c + ci) * tiles + t0;
-          InputTransform1d(rows.data() + a * wp, 1, kWinoOut, colOut, 1, tw);
+          InputTransform1d(rows.data() + a * wp, 1, m, colOut, 1, tw);
         }
       }
     }
@@ -263,8 +329,8 @@ torch::Tensor InputTilesAdjoint(const torch::Tensor& dv, const TileGrid& g) {
   torch::Tensor dx = torch::zeros({g.n, g.c, g.h, g.w}, dv.options());
   const float* src = dv.data_ptr<float>();
   float* dst = dx.data_ptr<float>();
-  const int64_t c = g.c, h = g.h, w = g.w, wp = g.wp, th = g.th, tw = g.tw, tiles = g.tiles;
-  const int64_t hp = th * kWinoOut + 2;
+  const int64_t c = g.c, h = g.h, w = g.w, wp = g.wp, th = g.th, tw = g.tw, tiles = g.tiles, m = g.m;
+  const int64_t hp = th * m + g.r - 1;
   const std::vector<int64_t> colSource = g.ColumnSources(), rowSource = g.RowSources(hp);
   at::parallel_for(0, g.n * c, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> cols(kWinoIn * tw);     // one transformed row a: the column adjoint over every tile
@@ -283,12 +349,12 @@ torch::Tensor InputTilesAdjoint(const torch::Tensor& dv, const TileGrid& g) {
           InputTransformAdjoint1d(colIn, cols.data(), tw, tw);  // cols[s][j]
           float* row = rows.data() + a * wp;
           for (int64_t s = 0; s < kWinoIn; ++s)
-            for (int64_t j = 0; j < tw; ++j) row[j * kWinoOut + s] += cols[s * tw + j];
+            for (int64_t j = 0; j < tw; ++j) row[j * m + s] += cols[s * tw + j];
         }
         const float* rowIn[kWinoIn];
         for (int64_t a = 0; a < kWinoIn; ++a) rowIn[a] = rows.data() + a * wp;
         InputTransformAdjoint1d(rowIn, tileRows.data(), wp, wp);
-        float* out = padded.data() + i * kWinoOut * wp;
+        float* out = padded.data() + i * m * wp;
         for (int64_t q = 0; q < kWinoIn * wp; ++q) out[q] += tileRows[q];
       }
       float* plane_dx = dst + plane * h * w;
@@ -305,17 +371,18 @@ torch::Tensor InputTilesAdjoint(const torch::Tensor& dv, const TileGrid& g) {
   return dx;
 }
 
-// y[n, k, ho, wo] = A^T M A (+ bias) for every tile of M [36, k, tiles].
-torch::Tensor OutputFromTiles(const torch::Tensor& m, const torch::Tensor& bias, const TileGrid& g) {
-  torch::Tensor y = torch::empty({g.n, g.k, g.ho, g.wo}, m.options());
-  const float* src = m.data_ptr<float>();
+// y[n, k, ho, wo] = A^T M A (+ bias) for every tile of M [36, k, tiles] (F(3, 4): G^T M G).
+torch::Tensor OutputFromTiles(const torch::Tensor& prod, const torch::Tensor& bias, const TileGrid& g) {
+  torch::Tensor y = torch::empty({g.n, g.k, g.ho, g.wo}, prod.options());
+  const float* src = prod.data_ptr<float>();
   const torch::Tensor biasKeep = bias.defined() ? bias.contiguous() : torch::Tensor();
   const float* biasData = biasKeep.defined() ? biasKeep.data_ptr<float>() : nullptr;
   float* dst = y.data_ptr<float>();
-  const int64_t k = g.k, ho = g.ho, wo = g.wo, th = g.th, tw = g.tw, tiles = g.tiles;
+  const int64_t k = g.k, ho = g.ho, wo = g.wo, th = g.th, tw = g.tw, tiles = g.tiles, m = g.m;
   const int64_t elemStride = k * tiles;
+  const auto transform = m == 4 ? OutputTransform1d : OutputTransform1dF34;
   at::parallel_for(0, g.n * k, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> cols(kWinoOut * kWinoIn * tw), out(kWinoOut * kWinoOut * tw);
+    std::vector<float> cols(m * kWinoIn * tw), out(m * m * tw);
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t b = plane / k, ko = plane % k;
       const float add = biasData ? biasData[ko] : 0.f;
@@ -324,15 +391,15 @@ torch::Tensor OutputFromTiles(const torch::Tensor& m, const torch::Tensor& bias,
         const float* mTile = src + ko * tiles + (b * th + i) * tw;
         // A^T down the 6 rows: cols[r][e2][j] for each column element e2 of the 6x6 tile.
         for (int64_t e2 = 0; e2 < kWinoIn; ++e2)
-          OutputTransform1d(mTile + e2 * elemStride, kWinoIn * elemStride, cols.data() + e2 * tw, kWinoIn * tw, tw);
+          transform(mTile + e2 * elemStride, kWinoIn * elemStride, cols.data() + e2 * tw, kWinoIn * tw, tw);
         // A^T across the 6 columns: out[r][s][j].
-        for (int64_t r = 0; r < kWinoOut; ++r)
-          OutputTransform1d(cols.data() + r * kWinoIn * tw, tw, out.data() + r * kWinoOut * tw, tw, tw);
-        for (int64_t r = 0; r < kWinoOut && i * kWinoOut + r < ho; ++r) {
-          float* yRow = yPlane + (i * kWinoOut + r) * wo;
-          for (int64_t s = 0; s < kWinoOut; ++s) {
-            const float* o = out.data() + (r * kWinoOut + s) * tw;
-            for (int64_t j = 0; j < tw && j * kWinoOut + s < wo; ++j) yRow[j * kWinoOut + s] = o[j] + add;
+        for (int64_t r = 0; r < m; ++r)
+          transform(cols.data() + r * kWinoIn * tw, tw, out.data() + r * m * tw, tw, tw);
+        for (int64_t r = 0; r < m && i * m + r < ho; ++r) {
+          float* yRow = yPlane + (i * m + r) * wo;
+          for (int64_t s = 0; s < m; ++s) {
+            const float* o = out.data() + (r * m + s) * tw;
+            for (int64_t j = 0; j < tw && j * m + s < wo; ++j) yRow[j * m + s] = o[j] + add;
           }
         }
       }
@@ -341,42 +408,44 @@ torch::Tensor OutputFromTiles(const torch::Tensor& m, const torch::Tensor& bias,
   return y;
 }
 
-// The adjoint of OutputFromTiles: dM [36, k, tiles] = A dY A^T per tile of the output's gradient (zeros past it).
+// The adjoint of OutputFromTiles: dM [36, k, tiles] = A dY A^T (F(3, 4): G dY G^T) per tile of the output's
+// gradient (zeros past it).
 torch::Tensor OutputTilesAdjoint(const torch::Tensor& gy, const TileGrid& g) {
   const torch::Tensor gc = gy.contiguous();
   torch::Tensor dm = torch::empty({kWinoElems, g.k, g.tiles}, gy.options());
   const float* src = gc.data_ptr<float>();
   float* dst = dm.data_ptr<float>();
-  const int64_t k = g.k, ho = g.ho, wo = g.wo, th = g.th, tw = g.tw, tiles = g.tiles;
+  const int64_t k = g.k, ho = g.ho, wo = g.wo, th = g.th, tw = g.tw, tiles = g.tiles, m = g.m;
+  const auto adjoint = m == 4 ? OutputTransformAdjoint1d : OutputTransformAdjoint1dF34;
   at::parallel_for(0, g.n * k, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> in(kWinoOut * kWinoOut * tw), cols(kWinoOut * kWinoIn * tw);
+    std::vector<float> in(m * m * tw), cols(m * kWinoIn * tw);
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t b = plane / k, ko = plane % k;
       const float* gPlane = src + plane * ho * wo;
       for (int64_t i = 0; i < th; ++i) {
-        // in[r][s][j] = dY[4i + r][4j + s], zero past the output.
-        for (int64_t r = 0; r < kWinoOut; ++r) {
-          const int64_t yr = i * kWinoOut + r;
-          for (int64_t s = 0; s < kWinoOut; ++s) {
-            float* o = in.data() + (r * kWinoOut + s) * tw;
+        // in[r][s][j] = dY[m i + r][m j + s], zero past the output.
+        for (int64_t r = 0; r < m; ++r) {
+          const int64_t yr = i * m + r;
+          for (int64_t s = 0; s < m; ++s) {
+            float* o = in.data() + (r * m + s) * tw;
             for (int64_t j = 0; j < tw; ++j) {
-              const int64_t yc = j * kWinoOut + s;
+              const int64_t yc = j * m + s;
               o[j] = yr < ho && yc < wo ? gPlane[yr * wo + yc] : 0.f;
             }
           }
         }
-        // Across the 4 columns of each row r: cols[r][e2][j].
-        for (int64_t r = 0; r < kWinoOut; ++r) {
+        // Across the m columns of each row r: cols[r][e2][j].
+        for (int64_t r = 0; r < m; ++r) {
           float* colOut[kWinoIn];
           for (int64_t e2 = 0; e2 < kWinoIn; ++e2) colOut[e2] = cols.data() + (r * kWinoIn + e2) * tw;
-          OutputTransformAdjoint1d(in.data() + r * kWinoOut * tw, tw, colOut, tw);
+          adjoint(in.data() + r * m * tw, tw, colOut, tw);
         }
-        // Down the 4 rows: dM[a * 6 + e2][ko][tile].
+        // Down the m rows: dM[a * 6 + e2][ko][tile].
         const int64_t t0 = (b * th + i) * tw;
         for (int64_t e2 = 0; e2 < kWinoIn; ++e2) {
           float* rowOut[kWinoIn];
           for (int64_t a = 0; a < kWinoIn; ++a) rowOut[a] = dst + ((a * kWinoIn + e2) * k + ko) * tiles + t0;
-          OutputTransformAdjoint1d(cols.data() + e2 * tw, kWinoIn * tw, rowOut, tw);
+          adjoint(cols.data() + e2 * tw, kWinoIn * tw, rowOut, tw);
         }
       }
     }
@@ -395,12 +464,13 @@ bool WinogradShape(const torch::Tensor& x, const torch::Tensor& weight, torch::I
     return false;
   for (auto s : stride)
     if (s != 1) return false;
-  return weight.size(2) == 3 && weight.size(3) == 3 && weight.size(0) >= kWinogradMinChannels &&
+  const int64_t r = weight.size(2);
+  return (r == 3 || r == 4) && weight.size(3) == r && weight.size(0) >= kWinogradMinChannels &&
          weight.size(1) >= kWinogradMinChannels && x.size(1) == weight.size(1) && x.size(2) >= kWinogradMinSide &&
          x.size(3) >= kWinogradMinSide;
 }
 
-// conv2d by F(4x4, 3x3) as an autograd function: the backward is the exact adjoint of the forward's three steps
+// conv2d by F(4x4, 3x3) or F(3x3, 4x4) as an autograd function: the backward is the exact adjoint of the forward's three steps
 // (output transform, the 36 products, input and weight transforms), so each gradient is two more transforms and
 // one batched product instead of a direct convolution. Saves only the input and the (cached, shared) U. An absent
 // bias comes as an empty tensor: libtorch 1.13's Function::apply cannot take an undefined one.

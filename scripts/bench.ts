@@ -189,7 +189,10 @@ export async function main(args: string[]): Promise<number> {
   }
   if (args.includes('--onnx')) return onnxRows(args, json, warmup, iters);
   const force = args.includes('--force_precision');
-  const rows = ROWS.filter((r) => (quick ? r.quick : !r.quick || args.includes('--all'))).filter((r) => !only || r.name.includes(only));
+  // `--only` picks the rows whose name contains it, or just the one it names exactly.
+  const exact = ROWS.some((r) => r.name === only);
+  const rows = ROWS.filter((r) => (quick ? r.quick : !r.quick || args.includes('--all')))
+    .filter((r) => !only || (exact ? r.name === only : r.name.includes(only)));
   // Conv2d peak on this machine (256->256 3x3 on 64x64), measured in the same run.
   const convSeconds = native().benchConv(256, 256, 3, 64, 64, quick ? 3 : 10);
   const peak = (2 * 256 * 256 * 9 * 64 * 64) / convSeconds / 1e9;
