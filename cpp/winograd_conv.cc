@@ -189,8 +189,8 @@ void WeightTransformAdjointLanes4(const float* const* du, float* __restrict dw, 
   WeightTransformAdjointLanesT<4>(du, dw, n);
 }
 
-
-// fn(p0, n, lanes) for the (out, in) pairs [p0, p0 + n) in chunks of kWeightLanes, in parallel; `lanes` is a
+// fn(p0, n, lanes) for the (out, in) pairs [p0, p0 + n) in chunks of kWeightLanes (at::parallel_for: on
+// the calling thread, since this file is compiled without OpenMP; see CMakeLists.txt); `lanes` is a
 // kMaxTaps x kWeightLanes buffer of the thread's own.
 template <typename Fn>
 void ForEachPairChunk(int64_t pairs, const Fn& fn) {

@@ -43,8 +43,10 @@ function withFastPath<T>(name: 'winograd' | 'winogradTrain' | 'phaseConv', on: b
   try { return fn(); } finally { setFastPath(name, prev); }
 }
 
+interface ForwardBackward { y: Float32Array; grads: Float32Array[] }
+
 /** Output, and parameter gradients of sum(output * g), with autograd on. */
-function forwardBackward(net: Network, x: Tensor, g: Tensor): { y: Float32Array; grads: Float32Array[] } {
+function forwardBackward(net: Network, x: Tensor, g: Tensor): ForwardBackward {
   const y = net.forward(x);
   const loss = y.mul(g).sum();
   loss.backward();
@@ -52,6 +54,30 @@ function forwardBackward(net: Network, x: Tensor, g: Tensor): { y: Float32Array;
   y.dispose(); loss.dispose();
   net.zeroGrad();
   return out;
+}
+
+/**
+ * Winograd training against the direct convolution on `net` (input x, output gradient g): the output within
+ * WINOGRAD_TOLERANCE and not identical (the path ran); every parameter gradient of more than `minLength` values
+ * within 4x what a 1e-6 relative nudge of the input does to it with the direct convolution alone (the network's
+ * conditioning), plus 1e-5.
+ */
+function checkWinogradTraining(net: Network, x: Tensor, g: Tensor, minLength: number): { direct: ForwardBackward; wino: ForwardBackward } {
+  const nudged = x.add(Tensor.randn(x.shape).mul(1e-6));
+  const direct = withFastPath('winogradTrain', false, () => forwardBackward(net, x, g));
+  const directNudged = withFastPath('winogradTrain', false, () => forwardBackward(net, nudged, g));
+  const wino = withFastPath('winogradTrain', true, () => forwardBackward(net, x, g));
+  nudged.dispose();
+  const d = maxAbs(direct.y, wino.y);
+  assert.ok(d > 0, 'the Winograd path ran (outputs differ in rounding)');
+  assert.ok(d <= WINOGRAD_TOLERANCE, `output: ${d}`);
+  direct.grads.forEach((dg, i) => {
+    if (dg.length <= minLength) return;
+    const sensitivity = relL2(dg, directNudged.grads[i]);
+    const diff = relL2(dg, wino.grads[i]);
+    assert.ok(diff <= 4 * sensitivity + 1e-5, `gradient ${i}: Winograd vs direct ${diff}, a 1e-6 input change ${sensitivity}`);
+  });
+  return { direct, wino };
 }
 
 /** A seeded ngf-64 instance-norm ResNet generator (blocks at 256 channels) and a seeded input of `size`. */
@@ -202,21 +228,10 @@ describe('CPU fast paths (issue 6)', function () {
       manualSeed(1);
       const x = Tensor.randn([...shape]);
       const g = Tensor.randn([...shape]);
-      const nudged = x.add(Tensor.randn([...shape]).mul(1e-6));
-      const direct = withFastPath('winogradTrain', false, () => forwardBackward(net, x, g));
-      const directNudged = withFastPath('winogradTrain', false, () => forwardBackward(net, nudged, g));
-      const wino = withFastPath('winogradTrain', true, () => forwardBackward(net, x, g));
-      const d = maxAbs(direct.y, wino.y);
-      assert.ok(d > 0, 'the Winograd path ran (outputs differ in rounding)');
-      assert.ok(d <= WINOGRAD_TOLERANCE, `output: ${d}`);
+      // Biases and norm parameters (256 values) sit before InstanceNorm/BatchNorm: rounding noise only.
+      const { direct, wino } = checkWinogradTraining(net, x, g, 256);
       const last = direct.grads.length - 2; // the 7x7 output conv's weight (then its bias)
       assert.ok(relL2(direct.grads[last], wino.grads[last]) <= 1e-4, `output layer gradient: ${relL2(direct.grads[last], wino.grads[last])}`);
-      direct.grads.forEach((dg, i) => {
-        if (dg.length <= 256) return; // biases and norm parameters before InstanceNorm/BatchNorm: rounding noise only
-        const sensitivity = relL2(dg, directNudged.grads[i]);
-        const diff = relL2(dg, wino.grads[i]);
-        assert.ok(diff <= 4 * sensitivity + 1e-5, `gradient ${i}: Winograd vs direct ${diff}, a 1e-6 input change ${sensitivity}`);
-      });
       net.dispose();
     });
   }
@@ -265,19 +280,7 @@ describe('CPU fast paths (issue 6)', function () {
       const y0 = noGrad(() => net.forward(x));
       const g = Tensor.randn(y0.shape);
       y0.dispose();
-      const nudged = x.add(Tensor.randn([...shape]).mul(1e-6));
-      const direct = withFastPath('winogradTrain', false, () => forwardBackward(net, x, g));
-      const directNudged = withFastPath('winogradTrain', false, () => forwardBackward(net, nudged, g));
-      const wino = withFastPath('winogradTrain', true, () => forwardBackward(net, x, g));
-      const d = maxAbs(direct.y, wino.y);
-      assert.ok(d > 0, 'the Winograd path ran (outputs differ in rounding)');
-      assert.ok(d <= WINOGRAD_TOLERANCE, `output: ${d}`);
-      direct.grads.forEach((dg, i) => {
-        if (dg.length <= 512) return; // biases and norm parameters: rounding noise only
-        const sensitivity = relL2(dg, directNudged.grads[i]);
-        const diff = relL2(dg, wino.grads[i]);
-        assert.ok(diff <= 4 * sensitivity + 1e-5, `gradient ${i}: Winograd vs direct ${diff}, a 1e-6 input change ${sensitivity}`);
-      });
+      checkWinogradTraining(net, x, g, 512); // biases and norm parameters (<= 512 values): rounding noise only
       net.dispose();
     });
   }
