@@ -100,12 +100,13 @@ export function setFastConvTranspose(on: boolean): boolean { return native().set
 
 /**
  * The CPU convolution rewrites of docs/performance.md, each on by default; returns the previous setting.
- * - `winograd`: Winograd F(4x4, 3x3) for 3x3 convolutions of 256+ channels without autograd (the ResNet blocks at
- *   inference); equal to the direct convolution within float rounding (~10x its rounding error). IMG2IMG_WINOGRAD=0
- *   turns it off at load.
- * - `winogradTrain`: the same convolutions with autograd (training), forward and both gradients by F(4x4, 3x3)
- *   (the backward is the forward's exact adjoint); mean relative error ~2e-6 against float64 where the direct
- *   convolution's is ~2e-7. Off keeps the reference's rounding in training. IMG2IMG_WINOGRAD_TRAIN=0.
+ * - `winograd`: Winograd F(4x4, 3x3) for 3x3 and F(3x3, 4x4) for 4x4 stride-1 convolutions of 256+ channels
+ *   without autograd (the ResNet blocks at inference); equal to the direct convolution within float rounding (~10x
+ *   its rounding error). IMG2IMG_WINOGRAD=0 turns it off at load.
+ * - `winogradTrain`: the same convolutions with autograd (training: the ResNet blocks and the ndf-64
+ *   discriminators' 256 -> 512 layer), forward and both gradients by Winograd (the backward is the forward's exact
+ *   adjoint); mean relative error ~2-3e-6 against float64 where the direct convolution's is ~2-5e-7. Off keeps the
+ *   reference's rounding in training. IMG2IMG_WINOGRAD_TRAIN=0.
  * - `phaseConv`: the 7x7 convolution to at most 4 channels (the ResNet's output layer) as one stride-2 convolution
  *   over its 4 output phases, with and without autograd; exact up to summation order. IMG2IMG_PHASE_CONV=0.
  * - `bf16Block`: the ResNet generators' inference forward at `precision: 'bf16'` on CPU in channels-last layout
