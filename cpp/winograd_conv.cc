@@ -189,6 +189,20 @@ void WeightTransformAdjointLanes4(const float* const* du, float* __restrict dw, 
   WeightTransformAdjointLanesT<4>(du, dw, n);
 }
 
+// The per-variant 1-D kernels, picked once by kernel side r (3: F(4x4, 3x3), 4: F(3x3, 4x4)).
+struct Variant {
+  void (*outputTransform)(const float*, int64_t, float*, int64_t, int64_t);
+  void (*outputAdjoint)(const float*, int64_t, float* const*, int64_t);
+  void (*weightTransform)(const float*, float* const*, int64_t);
+  void (*weightAdjoint)(const float* const*, float*, int64_t);
+};
+const Variant& VariantFor(int64_t r) {
+  static const Variant f43{OutputTransform1d, OutputTransformAdjoint1d, WeightTransformLanes3, WeightTransformAdjointLanes3};
+  static const Variant f34{OutputTransform1dF34, OutputTransformAdjoint1dF34, WeightTransformLanes4,
+                           WeightTransformAdjointLanes4};
+  return r == 3 ? f43 : f34;
+}
+
 // fn(p0, n, lanes) for the (out, in) pairs [p0, p0 + n) in chunks of kWeightLanes (at::parallel_for: on
 // the calling thread, since this file is compiled without OpenMP; see CMakeLists.txt); `lanes` is a
 // kMaxTaps x kWeightLanes buffer of the thread's own.
@@ -206,7 +220,7 @@ void ForEachPairChunk(int64_t pairs, const Fn& fn) {
 // U = W w W^T for every (out, in) pair, as [36, out, in], written into `reuse` when it has that shape.
 torch::Tensor TransformWeight(const torch::Tensor& weight, torch::Tensor reuse = {}) {
   const int64_t pairs = weight.size(0) * weight.size(1), r = weight.size(2), taps = r * r;
-  const auto lanesFn = r == 3 ? WeightTransformLanes3 : WeightTransformLanes4;
+  const auto lanesFn = VariantFor(r).weightTransform;
   const torch::Tensor wc = weight.contiguous();
   const std::vector<int64_t> shape{kWinoElems, weight.size(0), weight.size(1)};
   torch::Tensor u = reuse.defined() && reuse.sizes() == shape ? reuse : torch::empty(shape, weight.options());
@@ -225,7 +239,7 @@ torch::Tensor TransformWeight(const torch::Tensor& weight, torch::Tensor reuse =
 // The weight's gradient from U's [36, out, in]: dw = W^T dU W per pair, the adjoint of TransformWeight.
 torch::Tensor TransformWeightAdjoint(const torch::Tensor& du, const torch::Tensor& weight) {
   const int64_t pairs = weight.size(0) * weight.size(1), r = weight.size(2), taps = r * r;
-  const auto lanesFn = r == 3 ? WeightTransformAdjointLanes3 : WeightTransformAdjointLanes4;
+  const auto lanesFn = VariantFor(r).weightAdjoint;
   const torch::Tensor duc = du.contiguous();
   torch::Tensor dw = torch::empty_like(weight, at::MemoryFormat::Contiguous);
   const float* src = duc.data_ptr<float>();
@@ -380,7 +394,7 @@ torch::Tensor OutputFromTiles(const torch::Tensor& prod, const torch::Tensor& bi
   float* dst = y.data_ptr<float>();
   const int64_t k = g.k, ho = g.ho, wo = g.wo, th = g.th, tw = g.tw, tiles = g.tiles, m = g.m;
   const int64_t elemStride = k * tiles;
-  const auto transform = m == 4 ? OutputTransform1d : OutputTransform1dF34;
+  const auto transform = VariantFor(g.r).outputTransform;
   at::parallel_for(0, g.n * k, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> cols(m * kWinoIn * tw), out(m * m * tw);
     for (int64_t plane = begin; plane < end; ++plane) {
@@ -416,7 +430,7 @@ torch::Tensor OutputTilesAdjoint(const torch::Tensor& gy, const TileGrid& g) {
   const float* src = gc.data_ptr<float>();
   float* dst = dm.data_ptr<float>();
   const int64_t k = g.k, ho = g.ho, wo = g.wo, th = g.th, tw = g.tw, tiles = g.tiles, m = g.m;
-  const auto adjoint = m == 4 ? OutputTransformAdjoint1d : OutputTransformAdjoint1dF34;
+  const auto adjoint = VariantFor(g.r).outputAdjoint;
   at::parallel_for(0, g.n * k, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> in(m * m * tw), cols(m * kWinoIn * tw);
     for (int64_t plane = begin; plane < end; ++plane) {
