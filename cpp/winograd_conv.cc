@@ -1,6 +1,8 @@
 #include "winograd_conv.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <atomic>
@@ -203,9 +205,8 @@ const Variant& VariantFor(int64_t r) {
   return r == 3 ? f43 : f34;
 }
 
-// fn(p0, n, lanes) for the (out, in) pairs [p0, p0 + n) in chunks of kWeightLanes (at::parallel_for: on
-// the calling thread, since this file is compiled without OpenMP; see CMakeLists.txt); `lanes` is a
-// kMaxTaps x kWeightLanes buffer of the thread's own.
+// fn(p0, n, lanes) for the (out, in) pairs [p0, p0 + n) in chunks of kWeightLanes, over the intra-op threads;
+// `lanes` is a kMaxTaps x kWeightLanes buffer of the thread's own.
 template <typename Fn>
 void ForEachPairChunk(int64_t pairs, const Fn& fn) {
   at::parallel_for(0, (pairs + kWeightLanes - 1) / kWeightLanes, 1, [&](int64_t begin, int64_t end) {
@@ -467,9 +468,78 @@ torch::Tensor OutputTilesAdjoint(const torch::Tensor& gy, const TileGrid& g) {
   return dm;
 }
 
+// OpenBLAS's pthread build runs each product on its own worker pool; with the products split over the intra-op
+// threads (Products) that pool would add a third busy thread on two cores, so while a split runs OpenBLAS is set
+// to one thread (the first of concurrent splits saves the count, the last restores it). Looked up at run time: the
+// OpenMP build (openblas_get_parallel() == 2) is single-threaded inside a parallel region by itself, and another
+// BLAS has no such pool; with those the split runs as it is.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() {
+    if (!Api().set) return;
+    std::lock_guard<std::mutex> lock(state_.mutex);
+    if (state_.users++ == 0) {
+      state_.saved = Api().get();
+      Api().set(1);
+    }
+  }
+  ~SingleThreadedBlas() {
+    if (!Api().set) return;
+    std::lock_guard<std::mutex> lock(state_.mutex);
+    if (--state_.users == 0) Api().set(state_.saved);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  struct Functions {
+    void (*set)(int) = nullptr;
+    int (*get)() = nullptr;
+  };
+  static const Functions& Api() {
+    static const Functions api = [] {
+      auto parallel = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+      Functions f;
+      if (parallel && parallel() == 1) {
+        f.set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+        f.get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+        if (!f.get) f.set = nullptr;
+      }
+      return f;
+    }();
+    return api;
+  }
+  static struct State {
+    std::mutex mutex;
+    int users = 0;
+    int saved = 1;
+  } state_;
+};
+SingleThreadedBlas::State SingleThreadedBlas::state_;
+
+// bmm(a, b) for the 36 products of a layer ([36, p, q] x [36, q, r]), split over the intra-op threads, each product
+// single-threaded. Per 256-channel forward layer (C++ harness, Zen 4, 2 threads, interleaved with a oneDNN
+// convolution): serial transforms + one bmm on OpenBLAS's two threads 14-19 ms at 64x64 and 7-11 ms at 32x32;
+// transforms on both threads + that bmm 20-27 / 8-17 ms (three busy threads); everything on the intra-op threads
+// 12-13 / 5-6 ms.
+torch::Tensor Products(const torch::Tensor& a, const torch::Tensor& b) {
+  if (at::get_num_threads() < 2) return torch::bmm(a, b);
+  torch::Tensor out = torch::empty({a.size(0), a.size(1), b.size(2)}, a.options());
+  SingleThreadedBlas oneThread;
+  const at::ThreadLocalState callerState;  // inference mode and grad mode are per thread: the pool's take the caller's
+  at::parallel_for(0, a.size(0), 1, [&](int64_t begin, int64_t end) {
+    at::ThreadLocalStateGuard sameState(callerState);
+    for (int64_t e = begin; e < end; ++e) {
+      torch::Tensor o = out.select(0, e);
+      at::mm_out(o, a.select(0, e), b.select(0, e));
+    }
+  });
+  return out;
+}
+
 // conv2d(x, w, bias) from w's U: the input tiles, the 36 products, the output tiles.
 torch::Tensor ConvFromU(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& bias, const TileGrid& g) {
-  return OutputFromTiles(torch::bmm(u, InputTiles(x, g)), bias, g);
+  return OutputFromTiles(Products(u, InputTiles(x, g)), bias, g);
 }
 
 bool WinogradShape(const torch::Tensor& x, const torch::Tensor& weight, torch::IntArrayRef stride) {
@@ -531,8 +601,8 @@ struct WinogradConvFunction : public torch::autograd::Function<WinogradConvFunct
       std::tie(dx, dw) = DifferentiableBackward(ctx, x, weight, gy, g);
     } else {
       const torch::Tensor dm = OutputTilesAdjoint(gy, g);
-      if (ctx->needs_input_grad(0)) dx = InputTilesAdjoint(torch::bmm(u.transpose(1, 2), dm), g);
-      if (ctx->needs_input_grad(1)) dw = TransformWeightAdjoint(torch::bmm(dm, InputTiles(x, g).transpose(1, 2)), weight);
+      if (ctx->needs_input_grad(0)) dx = InputTilesAdjoint(Products(u.transpose(1, 2), dm), g);
+      if (ctx->needs_input_grad(1)) dw = TransformWeightAdjoint(Products(dm, InputTiles(x, g).transpose(1, 2)), weight);
     }
     return {dx, dw, db, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
