@@ -41,10 +41,59 @@ torch::Tensor SubpixelConvTranspose2dImpl::ForwardReference(const torch::Tensor&
   return torch::conv_transpose2d(in, weight, bias, /*stride=*/2, padding, outputPadding);
 }
 
+namespace {
+// For kernel 4 the phase kernel is a pure relabelling of the 16 taps (Tap is a bijection), so forward and backward
+// are one gather loop each. ATen's index_select over the last, 16-long dim plus the permuted copy took 69 ms
+// forward and 143 ms forward + backward on a 1024x512 kernel (2 threads, Zen 4), which made the phase kernel cost
+// more than the convolution it feeds.
+struct PhaseKernel4Function : public torch::autograd::Function<PhaseKernel4Function> {
+  // K[(a*2+b)*cout + o, i, ty, tx] = W[i, o, Tap(4, a, ty), Tap(4, b, tx)]; `inverse` sends K's layout back to W's.
+  static torch::Tensor Relabel(const torch::Tensor& src, int64_t cin, int64_t cout, bool inverse) {
+    const torch::Tensor s = src.contiguous();
+    torch::Tensor dst = inverse ? torch::empty({cin, cout, 4, 4}, s.options()) : torch::empty({4 * cout, cin, 2, 2}, s.options());
+    int64_t tap[4][4];  // [phase][ty*2+tx] -> ky*4+kx
+    for (int64_t ph = 0; ph < 4; ++ph)
+      for (int64_t t = 0; t < 4; ++t) tap[ph][t] = Tap(4, ph / 2, t / 2) * 4 + Tap(4, ph % 2, t % 2);
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, s.scalar_type(), "PhaseKernel4", [&] {
+      const scalar_t* in = s.data_ptr<scalar_t>();
+      scalar_t* out = dst.data_ptr<scalar_t>();
+      at::parallel_for(0, cout, 1, [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o)
+          for (int64_t ph = 0; ph < 4; ++ph)
+            for (int64_t i = 0; i < cin; ++i) {
+              const int64_t k = ((ph * cout + o) * cin + i) * 4, w = (i * cout + o) * 16;
+              for (int64_t t = 0; t < 4; ++t) {
+                if (inverse) out[w + tap[ph][t]] = in[k + t];
+                else out[k + t] = in[w + tap[ph][t]];
+              }
+            }
+      });
+    });
+    return dst;
+  }
+  // The same relabelling in differentiable view ops (Tap(4, a, t) = 3 - (2t + a)), for a backward with create_graph.
+  static torch::Tensor RelabelInverseDifferentiable(const torch::Tensor& gk, int64_t cin, int64_t cout) {
+    return gk.reshape({2, 2, cout, cin, 2, 2}).permute({3, 2, 4, 0, 5, 1}).reshape({cin, cout, 4, 4}).flip({2, 3});
+  }
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& weight) {
+    ctx->saved_data["cin"] = weight.size(0);
+    ctx->saved_data["cout"] = weight.size(1);
+    return Relabel(weight, weight.size(0), weight.size(1), false);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const int64_t cin = ctx->saved_data["cin"].toInt(), cout = ctx->saved_data["cout"].toInt();
+    if (torch::GradMode::is_enabled()) return {RelabelInverseDifferentiable(grads[0], cin, cout)};
+    return {Relabel(grads[0], cin, cout, true)};
+  }
+};
+}  // namespace
+
 torch::Tensor SubpixelConvTranspose2dImpl::PhaseKernel() {
-  // K[phase*cout + o, i, ty, tx] = weight[i, o, Tap(a, ty), Tap(b, tx)], zero taps zero. One gather over the flattened
-  // kernel plus one permute (differentiable: training sends the gradient back to `weight`).
   const int64_t cin = weight.size(0), cout = weight.size(1), kk = kernel * kernel;
+  if (kernel == 4 && weight.device().is_cpu()) return PhaseKernel4Function::apply(weight);
+  // K[phase*cout + o, i, ty, tx] = weight[i, o, Tap(a, ty), Tap(b, tx)], zero taps zero. One gather over the flattened
+  // kernel plus one permute (differentiable: training sends the gradient back to `weight`). Kernel 3 (the ResNet's
+  // 256->128 and 128->64 layers) is small enough for it.
   std::vector<int64_t> index;
   std::vector<float> mask;
   for (int64_t a = 0; a < 2; ++a)
@@ -110,6 +159,7 @@ torch::Tensor SubpixelConvTranspose2dImpl::ForwardPath(const torch::Tensor& x) {
   // Below 32x32 inputs (the U-Net's inner, 512-1024-channel layers) oneDNN's 2x2 convolution with 4x the output
   // channels measured slower than libtorch's im2col path (1024->512 @ 8x8: 23 ms vs 125 ms); from 32x32 up it
   // measured 1.7-2.4x faster forward+backward (512->128 @ 32: 93 -> 56 ms, 256->64 @ 64: 107 -> 52 ms).
+  // With the relabelled phase kernel (PhaseKernel4Function) a 16x16 cut-off still made the pix2pix step slower.
   // Without autograd the phase kernel is prepacked once for oneDNN (prepacked_conv.h), which removes the per-call
   // weight reorder that made the small sizes slow: then every size takes the sub-pixel path.
   // Under CPU autocast every size takes it too: 1.13's policy leaves conv_transpose2d in float32 (im2col, no
