@@ -3,6 +3,7 @@
 #include "precision.h"
 #include "prepacked_conv.h"
 
+#include <array>
 #include <atomic>
 
 namespace img2img {
@@ -20,6 +21,18 @@ int64_t Tap(int64_t kernel, int64_t a, int64_t t) {
   // kernel 3, padding 1, output_padding 1: window starts at input m
   static const int64_t taps[2][2] = {{1, -1}, {2, 0}};
   return taps[a][t];
+}
+
+// The flattened kernel tap (ky*kernel + kx) that feeds phase ph = a*2+b at window position t = ty*2+tx, or -1 for
+// a zero tap: the phase kernel's layout, read by both ways of building it.
+std::array<int64_t, 16> PhaseTaps(int64_t kernel) {
+  std::array<int64_t, 16> taps{};
+  for (int64_t ph = 0; ph < 4; ++ph)
+    for (int64_t t = 0; t < 4; ++t) {
+      const int64_t ky = Tap(kernel, ph / 2, t / 2), kx = Tap(kernel, ph % 2, t % 2);
+      taps[ph * 4 + t] = ky < 0 || kx < 0 ? -1 : ky * kernel + kx;
+    }
+  return taps;
 }
 }  // namespace
 
@@ -51,9 +64,7 @@ struct PhaseKernel4Function : public torch::autograd::Function<PhaseKernel4Funct
   static torch::Tensor Relabel(const torch::Tensor& src, int64_t cin, int64_t cout, bool inverse) {
     const torch::Tensor s = src.contiguous();
     torch::Tensor dst = inverse ? torch::empty({cin, cout, 4, 4}, s.options()) : torch::empty({4 * cout, cin, 2, 2}, s.options());
-    int64_t tap[4][4];  // [phase][ty*2+tx] -> ky*4+kx
-    for (int64_t ph = 0; ph < 4; ++ph)
-      for (int64_t t = 0; t < 4; ++t) tap[ph][t] = Tap(4, ph / 2, t / 2) * 4 + Tap(4, ph % 2, t % 2);
+    const std::array<int64_t, 16> tap = PhaseTaps(4);  // no zero taps for kernel 4
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, s.scalar_type(), "PhaseKernel4", [&] {
       const scalar_t* in = s.data_ptr<scalar_t>();
       scalar_t* out = dst.data_ptr<scalar_t>();
@@ -63,8 +74,8 @@ struct PhaseKernel4Function : public torch::autograd::Function<PhaseKernel4Funct
             for (int64_t i = 0; i < cin; ++i) {
               const int64_t k = ((ph * cout + o) * cin + i) * 4, w = (i * cout + o) * 16;
               for (int64_t t = 0; t < 4; ++t) {
-                if (inverse) out[w + tap[ph][t]] = in[k + t];
-                else out[k + t] = in[w + tap[ph][t]];
+                if (inverse) out[w + tap[ph * 4 + t]] = in[k + t];
+                else out[k + t] = in[w + tap[ph * 4 + t]];
               }
             }
       });
@@ -89,21 +100,17 @@ struct PhaseKernel4Function : public torch::autograd::Function<PhaseKernel4Funct
 }  // namespace
 
 torch::Tensor SubpixelConvTranspose2dImpl::PhaseKernel() {
-  const int64_t cin = weight.size(0), cout = weight.size(1), kk = kernel * kernel;
   if (kernel == 4 && weight.device().is_cpu()) return PhaseKernel4Function::apply(weight);
   // K[phase*cout + o, i, ty, tx] = weight[i, o, Tap(a, ty), Tap(b, tx)], zero taps zero. One gather over the flattened
   // kernel plus one permute (differentiable: training sends the gradient back to `weight`). Kernel 3 (the ResNet's
   // 256->128 and 128->64 layers) is small enough for it.
+  const int64_t cin = weight.size(0), cout = weight.size(1), kk = kernel * kernel;
   std::vector<int64_t> index;
   std::vector<float> mask;
-  for (int64_t a = 0; a < 2; ++a)
-    for (int64_t b = 0; b < 2; ++b)
-      for (int64_t ty = 0; ty < 2; ++ty)
-        for (int64_t tx = 0; tx < 2; ++tx) {
-          const int64_t ky = Tap(kernel, a, ty), kx = Tap(kernel, b, tx);
-          index.push_back(ky < 0 || kx < 0 ? 0 : ky * kernel + kx);
-          mask.push_back(ky < 0 || kx < 0 ? 0.f : 1.f);
-        }
+  for (const int64_t tap : PhaseTaps(kernel)) {
+    index.push_back(tap < 0 ? 0 : tap);
+    mask.push_back(tap < 0 ? 0.f : 1.f);
+  }
   auto idx = torch::tensor(index, torch::kLong).to(weight.device());
   auto gathered = weight.reshape({cin, cout, kk}).index_select(2, idx);  // [cin, cout, 16]
   if (kernel == 3) gathered = gathered * torch::tensor(mask, weight.options()).view({1, 1, 16});
