@@ -124,6 +124,9 @@ export interface NativeProcessGroup {
   /** [sync] Releases the group and (rank 0) the store. */ dispose(): void;
 }
 
+/** The large-block CPU cache's counters (cpuBlockCacheStats). */
+export interface CpuBlockCacheStats { cachedBytes: number; liveBytes: number; hits: number; misses: number; holders: number }
+
 export interface NativeInfo {
   torchVersion: string;
   cudaAvailable: boolean;
@@ -161,6 +164,9 @@ export interface NativeBinding {
   /** [sync] Sub-pixel ConvTranspose2d on CPU (default on); returns the previous setting. */ setFastConvTranspose(on: boolean): boolean;
   /** [sync] One CPU convolution rewrite on or off (default on); returns the previous setting; throws for other names. */ setFastPath(name: FastPathName, on: boolean): boolean;
   /** [sync] Returns freed heap pages to the OS (malloc_trim); true when memory was released. */ releaseMemory(): boolean;
+  /** [sync] One more hold on the large-block CPU cache (cpp/cpu_block_cache.h): freed blocks of 1 MiB+ are kept for reuse until the last hold is released. */ retainCpuBlockCache(): void;
+  /** [sync] Drops one hold; the last one unmaps every cached block. */ releaseCpuBlockCache(): void;
+  /** [sync] A new plain object: bytes cached and live (large blocks), cache hits and misses, holders. */ cpuBlockCacheStats(): CpuBlockCacheStats;
   /** [sync] Seconds per Conv2d forward of the given size (benchmark's conv peak). */ benchConv(cin: number, cout: number, k: number, h: number, w: number, iters: number): number;
   /** [sync] a(ᵀ) @ b(ᵀ) of 2-D tensors; a new tensor owned by the caller, inputs only read. */
   matmul(a: NativeTensor, b: NativeTensor, transposeA?: boolean, transposeB?: boolean): NativeTensor;

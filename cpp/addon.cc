@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "cpu_block_cache.h"
 #include "distributed.h"
 #include "functions.h"
 #include "linalg.h"
@@ -12,6 +13,7 @@
 namespace img2img {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InstallCpuBlockCache();
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);  // freed by Node when this environment (thread) ends
   Napi::Function tensor = TensorWrap::Define(env);
@@ -44,6 +46,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setFastPath", Napi::Function::New(env, SetFastPathJs));
   exports.Set("benchConv", Napi::Function::New(env, BenchConv));
   exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory));
+  exports.Set("retainCpuBlockCache", Napi::Function::New(env, RetainCpuBlockCacheJs));
+  exports.Set("releaseCpuBlockCache", Napi::Function::New(env, ReleaseCpuBlockCacheJs));
+  exports.Set("cpuBlockCacheStats", Napi::Function::New(env, CpuBlockCacheStatsJs));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("symmetricEigen", Napi::Function::New(env, SymmetricEigen));
   exports.Set("patchNceLoss", Napi::Function::New(env, PatchNceLossJs));

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "bf16_resnet.h"
+#include "cpu_block_cache.h"
 #include "cut_networks.h"
 #include "errors.h"
 #include "phase_conv.h"
@@ -302,6 +303,28 @@ Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
 #else
   return Napi::Boolean::New(info.Env(), false);
 #endif
+}
+// [sync] retainCpuBlockCache(): one more hold on the large-block cache (cpu_block_cache.h); the caller must release it.
+Napi::Value RetainCpuBlockCacheJs(const Napi::CallbackInfo& info) {
+  RetainCpuBlockCache();
+  return info.Env().Undefined();
+}
+// [sync] releaseCpuBlockCache(): drops one hold; the last one unmaps every cached block.
+Napi::Value ReleaseCpuBlockCacheJs(const Napi::CallbackInfo& info) {
+  ReleaseCpuBlockCache();
+  return info.Env().Undefined();
+}
+// [sync] cpuBlockCacheStats(): a new plain object of byte and hit counts.
+Napi::Value CpuBlockCacheStatsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CpuBlockCacheStats s = GetCpuBlockCacheStats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("cachedBytes", Napi::Number::New(env, double(s.cachedBytes)));
+  o.Set("liveBytes", Napi::Number::New(env, double(s.liveBytes)));
+  o.Set("hits", Napi::Number::New(env, double(s.hits)));
+  o.Set("misses", Napi::Number::New(env, double(s.misses)));
+  o.Set("holders", Napi::Number::New(env, s.holders));
+  return o;
 }
 // [sync] patchNceLoss(q, k, batchDim, nceT): CUT's PatchNCELoss on the JS thread (records autograd history through q;
 // k is detached); inputs are only read; returns a new [patches] Tensor owned by the caller.

@@ -22,5 +22,8 @@ Napi::Value SetFastConvTransposeJs(const Napi::CallbackInfo& info);
 Napi::Value SetFastPathJs(const Napi::CallbackInfo& info);
 Napi::Value BenchConv(const Napi::CallbackInfo& info);
 Napi::Value ReleaseMemory(const Napi::CallbackInfo& info);
+Napi::Value RetainCpuBlockCacheJs(const Napi::CallbackInfo& info);
+Napi::Value ReleaseCpuBlockCacheJs(const Napi::CallbackInfo& info);
+Napi::Value CpuBlockCacheStatsJs(const Napi::CallbackInfo& info);
 Napi::Value PatchNceLossJs(const Napi::CallbackInfo& info);
 }  // namespace img2img
