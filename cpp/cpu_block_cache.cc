@@ -13,14 +13,15 @@
 #include "cpu_block_cache.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <mutex>
-#include <new>
 
 namespace img2img {
 namespace {
@@ -70,10 +71,13 @@ class CpuBlockCache final : public c10::Allocator {
  public:
   c10::DataPtr allocate(size_t n) const override {
     if (n == 0) return {nullptr, nullptr, &Delete, c10::Device(c10::DeviceType::CPU)};
+    // Past this the header and huge-page rounding would wrap around size_t.
+    TORCH_CHECK(n <= std::numeric_limits<size_t>::max() / 2, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
     const size_t bytes = n + kHeader;
     void* base = bytes >= kMinCachedBytes ? const_cast<CpuBlockCache*>(this)->TakeLarge(bytes) : nullptr;
     if (base == nullptr) base = TakeSmall(bytes);
-    if (base == nullptr) throw std::bad_alloc();  // libtorch turns this into a catchable c10::Error
+    // libtorch's own allocator's message, so callers see the same error as before.
+    TORCH_CHECK(base != nullptr, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
     void* data = static_cast<char*>(base) + kHeader;
     return {data, data, &Delete, c10::Device(c10::DeviceType::CPU)};
   }
