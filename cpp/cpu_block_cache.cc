@@ -47,9 +47,9 @@ size_t PageSize() {
 // The most the cache keeps unused: an eighth of physical memory. A step's freed blocks are what the next step
 // re-allocates, so in steady state the cache holds about one step's activations; past the cap blocks are unmapped.
 size_t CacheCap() {
-  const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || pageSize <= 0) return size_t(1) << 30;
-  return size_t(pages) * size_t(pageSize) / 8;
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  if (pages <= 0) return size_t(1) << 30;
+  return size_t(pages) * PageSize() / 8;
 }
 
 void* MapLarge(size_t bytes) {
@@ -59,7 +59,7 @@ void* MapLarge(size_t bytes) {
   if (raw == MAP_FAILED) return nullptr;
   const uintptr_t start = reinterpret_cast<uintptr_t>(raw), aligned = RoundUp(start, kHugePage);
   if (aligned > start) munmap(raw, aligned - start);
-  const size_t tail = start + bytes + kHugePage - (aligned + bytes);
+  const size_t tail = start + kHugePage - aligned;  // what lies past aligned + bytes
   if (tail > 0) munmap(reinterpret_cast<void*>(aligned + bytes), tail);
 #ifdef MADV_HUGEPAGE
   madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);  // advice only: ignored where THP is off
@@ -71,11 +71,12 @@ class CpuBlockCache final : public c10::Allocator {
  public:
   c10::DataPtr allocate(size_t n) const override {
     if (n == 0) return {nullptr, nullptr, &Delete, c10::Device(c10::DeviceType::CPU)};
-    // Past this the header and huge-page rounding would wrap around size_t.
-    TORCH_CHECK(n <= std::numeric_limits<size_t>::max() / 2, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
-    const size_t bytes = n + kHeader;
-    void* base = bytes >= kMinCachedBytes ? const_cast<CpuBlockCache*>(this)->TakeLarge(bytes) : nullptr;
-    if (base == nullptr) base = TakeSmall(bytes);
+    void* base = nullptr;
+    if (n <= std::numeric_limits<size_t>::max() / 2) {  // past this the header and rounding would wrap around
+      const size_t bytes = n + kHeader;
+      if (bytes >= kMinCachedBytes) base = const_cast<CpuBlockCache*>(this)->TakeLarge(bytes);
+      if (base == nullptr) base = TakeSmall(bytes);
+    }
     // libtorch's own allocator's message, so callers see the same error as before.
     TORCH_CHECK(base != nullptr, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
     void* data = static_cast<char*>(base) + kHeader;
@@ -198,7 +199,6 @@ void InstallCpuBlockCache() {
 }
 void RetainCpuBlockCache() { Cache().Retain(); }
 void ReleaseCpuBlockCache() { Cache().Release(); }
-void TrimCpuBlockCache() { Cache().Trim(); }
 CpuBlockCacheStats GetCpuBlockCacheStats() { return Cache().Stats(); }
 
 }  // namespace img2img

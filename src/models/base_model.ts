@@ -72,8 +72,9 @@ export abstract class BaseModel<O extends object = object> {
   writesFiles = true;
 
   protected readonly tensors = new Map<string, Tensor>();
-  private holdsBlockCache = false;
   protected readonly losses = new Map<string, Tensor | number>();
+  /** Whether setup() retained the large-block CPU cache (released once, in dispose). */
+  private holdsBlockCache = false;
 
   constructor(opt: ModelOptions<O>) {
     this.opt = opt;
